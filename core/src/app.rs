@@ -1,0 +1,400 @@
+//! Apps: a configured app resolved against its profile (hosts, token
+//! endpoint, placement, limits), plus the per-app state the engine keeps.
+
+use crate::call::CallId;
+use crate::config::{AppConfig, Config, QuotaMode, Secret};
+use crate::credential::Cred;
+use crate::error::{Code, ConfigError};
+use crate::profile::{self, EnvelopeFields, Placement, Profile, RateLimit, TokenEndpoint};
+use crate::quota::QuotaState;
+use crate::ratelimit::Bucket;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// A profile with what every app on it shares.
+#[derive(Debug)]
+pub(crate) struct ProfileRt {
+    pub(crate) profile: Profile,
+    pub(crate) fields: EnvelopeFields,
+    pub(crate) endpoints: BTreeMap<String, Arc<TokenEndpoint>>,
+    pub(crate) refresh: Option<Arc<TokenEndpoint>>,
+    pub(crate) placement: Option<Arc<Placement>>,
+    pub(crate) hosts: Arc<[String]>,
+}
+
+/// The token endpoint an app uses, with its path resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) spec: Arc<TokenEndpoint>,
+    pub(crate) path: Arc<str>,
+}
+
+/// Effective rate limits of an app.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Rates {
+    pub(crate) per_minute: Option<u64>,
+    pub(crate) burst: u64,
+    pub(crate) concurrency: Option<u32>,
+}
+
+/// One configured app and its live state.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) name: String,
+    pub(crate) rt: Arc<ProfileRt>,
+    pub(crate) secret: Secret,
+    pub(crate) app_id: Option<String>,
+    pub(crate) corp_id: Option<String>,
+    pub(crate) agent_id: Option<String>,
+    pub(crate) token: Option<Endpoint>,
+    pub(crate) refresh: Option<Endpoint>,
+    pub(crate) placement: Arc<Placement>,
+    pub(crate) hosts: Arc<[String]>,
+    pub(crate) quota_mode: QuotaMode,
+    pub(crate) limits: Arc<HashMap<String, u64>>,
+    pub(crate) rates: Rates,
+    /// Identity of the credential in a shared store.
+    pub(crate) store_id: String,
+
+    pub(crate) cred: Cred,
+    pub(crate) quota: QuotaState,
+    pub(crate) buckets: HashMap<String, Bucket>,
+    pub(crate) inflight: u32,
+    pub(crate) queue: VecDeque<CallId>,
+    pub(crate) queue_wake: Option<u64>,
+    pub(crate) blocked: Option<(u64, Option<Code>)>,
+}
+
+impl App {
+    pub(crate) fn limit(&self, path: &str) -> Option<u64> {
+        self.limits.get(path).copied()
+    }
+
+    /// Expands `{app_id}`, `{secret}`, `{corp_id}`, `{agent_id}`, `{refresh_token}`.
+    pub(crate) fn render(&self, template: &str, refresh_token: Option<&str>) -> String {
+        if !template.contains('{') {
+            return template.to_string();
+        }
+        let mut out = template.to_string();
+        let vars: [(&str, Option<&str>); 5] = [
+            ("{app_id}", self.app_id.as_deref()),
+            ("{secret}", Some(self.secret.expose())),
+            ("{corp_id}", self.corp_id.as_deref()),
+            ("{agent_id}", self.agent_id.as_deref()),
+            ("{refresh_token}", refresh_token),
+        ];
+        for (name, value) in vars {
+            if out.contains(name) {
+                out = out.replace(name, value.unwrap_or(""));
+            }
+        }
+        out
+    }
+}
+
+fn check_url(field: &str, url: &str) -> Result<String, ConfigError> {
+    let u = url.trim_end_matches('/');
+    let ok = (u.starts_with("https://") || u.starts_with("http://"))
+        && u.len() > u.find("://").unwrap_or(0) + 3
+        && !u.contains('?')
+        && !u.contains(char::is_whitespace);
+    if ok {
+        Ok(u.to_string())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("`{url}` is not an http(s) base URL without query"),
+        ))
+    }
+}
+
+fn check_path(field: &str, path: &str) -> Result<Arc<str>, ConfigError> {
+    if path.starts_with('/') && !path.contains('?') && !path.contains(char::is_whitespace) {
+        Ok(path.into())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("`{path}` must be a path starting with `/`, without query"),
+        ))
+    }
+}
+
+fn rt_for(profile: Profile) -> Result<ProfileRt, ConfigError> {
+    let fields = profile.envelope_fields();
+    let endpoints = profile
+        .token_endpoints
+        .iter()
+        .map(|(k, v)| (k.clone(), Arc::new(v.clone())))
+        .collect();
+    let refresh = profile.refresh_endpoint.clone().map(Arc::new);
+    let placement = profile.token_placement.clone().map(Arc::new);
+    let hosts: Arc<[String]> = profile
+        .hosts
+        .iter()
+        .map(|h| h.trim_end_matches('/').to_string())
+        .collect();
+    Ok(ProfileRt {
+        profile,
+        fields,
+        endpoints,
+        refresh,
+        placement,
+        hosts,
+    })
+}
+
+/// Loads every profile the config can name: built-ins, then custom ones.
+pub(crate) fn load_profiles(cfg: &Config) -> Result<HashMap<String, Arc<ProfileRt>>, ConfigError> {
+    let mut out = HashMap::new();
+    for (name, _) in profile::BUILTIN {
+        let value = profile::builtin_value(name).expect("built-in");
+        let p = profile::parse_profile(&format!("profile {name}"), name, &value)?;
+        out.insert(name.to_string(), Arc::new(rt_for(p)?));
+    }
+    for (name, value) in &cfg.profiles {
+        let field = format!("profiles.{name}");
+        let p = profile::parse_profile(&field, name, value)?;
+        out.insert(name.clone(), Arc::new(rt_for(p)?));
+    }
+    Ok(out)
+}
+
+fn merge_rates(layers: &[Option<&RateLimit>]) -> Rates {
+    let mut per_minute = None;
+    let mut burst = None;
+    let mut concurrency = None;
+    for l in layers.iter().flatten() {
+        per_minute = l.per_minute.or(per_minute);
+        burst = l.burst.or(burst);
+        concurrency = l.concurrency.or(concurrency);
+    }
+    Rates {
+        per_minute,
+        burst: burst.or(per_minute).unwrap_or(0).max(1),
+        concurrency,
+    }
+}
+
+/// Resolves app `i` of the config.
+pub(crate) fn resolve(
+    cfg: &Config,
+    i: usize,
+    a: &AppConfig,
+    profiles: &HashMap<String, Arc<ProfileRt>>,
+    limit_cache: &mut HashMap<(String, String, Vec<(String, u64)>), Arc<HashMap<String, u64>>>,
+) -> Result<App, ConfigError> {
+    let at = |f: &str| format!("apps[{i}].{f}");
+    if a.id.is_empty() {
+        return Err(ConfigError::new(at("id"), "must not be empty"));
+    }
+    let rt = profiles.get(&a.platform).cloned().ok_or_else(|| {
+        ConfigError::new(
+            at("platform"),
+            format!("unknown platform `{}` (built-in: wechat-oa, wecom, jing, cj, result; or a name under `profiles`)", a.platform),
+        )
+    })?;
+    let p = &rt.profile;
+    for need in &p.requires {
+        let present = match need.as_str() {
+            "app_id" => a.app_id.as_deref().is_some_and(|s| !s.is_empty()),
+            "corp_id" => a.corp_id.as_deref().is_some_and(|s| !s.is_empty()),
+            "agent_id" => a.agent_id.as_deref().is_some_and(|s| !s.is_empty()),
+            "secret" => a.secret.as_ref().is_some_and(|s| !s.expose().is_empty()),
+            _ => true,
+        };
+        if !present {
+            return Err(ConfigError::new(
+                at(need),
+                format!("required for platform `{}`", p.name),
+            ));
+        }
+    }
+
+    // Hosts: explicit list, or one base URL, or the profile's; then regions.
+    let mut hosts: Vec<String> = match (&a.hosts, &a.base_url) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                at("base_url"),
+                "give either `base_url` or `hosts`, not both",
+            ))
+        }
+        (Some(list), None) => list
+            .iter()
+            .enumerate()
+            .map(|(j, h)| check_url(&at(&format!("hosts[{j}]")), h))
+            .collect::<Result<_, _>>()?,
+        (None, Some(b)) => vec![check_url(&at("base_url"), b)?],
+        (None, None) => rt.hosts.to_vec(),
+    };
+    for r in &a.regions {
+        let h = p.regional_hosts.get(r).ok_or_else(|| {
+            ConfigError::new(
+                at("regions"),
+                format!("platform `{}` has no region `{r}`", p.name),
+            )
+        })?;
+        hosts.push(h.trim_end_matches('/').to_string());
+    }
+    if hosts.is_empty() {
+        return Err(ConfigError::new(
+            at("base_url"),
+            format!(
+                "required for platform `{}`: its public documentation gives no host",
+                p.name
+            ),
+        ));
+    }
+    let hosts: Arc<[String]> = if a.hosts.is_none() && a.base_url.is_none() && a.regions.is_empty()
+    {
+        rt.hosts.clone()
+    } else {
+        hosts.into()
+    };
+
+    // Token endpoint.
+    let token = if rt.endpoints.is_empty() {
+        if a.token_endpoint.is_some() {
+            return Err(ConfigError::new(
+                at("token_endpoint"),
+                format!("platform `{}` has no token endpoints", p.name),
+            ));
+        }
+        None
+    } else {
+        let name = a
+            .token_endpoint
+            .clone()
+            .or_else(|| p.default_token_endpoint.clone())
+            .or_else(|| rt.endpoints.keys().next().cloned())
+            .unwrap_or_default();
+        let spec = rt.endpoints.get(&name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = rt.endpoints.keys().map(String::as_str).collect();
+            ConfigError::new(
+                at("token_endpoint"),
+                format!("`{name}` is not one of {known:?}"),
+            )
+        })?;
+        let path =
+            match (&a.token_path, &spec.path) {
+                (Some(tp), _) => check_path(&at("token_path"), tp)?,
+                (None, Some(pp)) => pp.as_str().into(),
+                (None, None) => return Err(ConfigError::new(
+                    at("token_path"),
+                    format!(
+                        "required for platform `{}`: its public documentation gives no token path",
+                        p.name
+                    ),
+                )),
+            };
+        Some(Endpoint { spec, path })
+    };
+    let refresh = match (&rt.refresh, &a.refresh_path) {
+        (Some(spec), Some(rp)) => Some(Endpoint {
+            spec: spec.clone(),
+            path: check_path(&at("refresh_path"), rp)?,
+        }),
+        (Some(spec), None) => spec.path.as_ref().map(|pp| Endpoint {
+            spec: spec.clone(),
+            path: pp.as_str().into(),
+        }),
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                at("refresh_path"),
+                format!("platform `{}` has no refresh endpoint", p.name),
+            ))
+        }
+        (None, None) => None,
+    };
+    if token.is_none() && a.token_path.is_some() {
+        return Err(ConfigError::new(
+            at("token_path"),
+            format!("platform `{}` has no token endpoint to put it on", p.name),
+        ));
+    }
+
+    let placement = match (&a.token_placement, &rt.placement) {
+        (Some(pl), _) => Arc::new(pl.clone()),
+        (None, Some(pl)) => pl.clone(),
+        (None, None) => {
+            return Err(ConfigError::new(
+                at("token_placement"),
+                format!("required for platform `{}`: its public documentation does not say how credentials travel", p.name),
+            ))
+        }
+    };
+    if placement.name.is_empty() {
+        return Err(ConfigError::new(
+            at("token_placement.name"),
+            "must not be empty",
+        ));
+    }
+
+    let quota = a.quota.as_ref().unwrap_or(&cfg.quota);
+    if quota.tier != "new" && quota.tier != "test" && !p.quota.contains_key(&quota.tier) {
+        let field = if a.quota.is_some() {
+            at("quota.tier")
+        } else {
+            "quota.tier".into()
+        };
+        return Err(ConfigError::new(
+            field,
+            format!("`{}` is not a quota tier (new, test)", quota.tier),
+        ));
+    }
+    let overrides: Vec<(String, u64)> = quota.limits.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let limits = limit_cache
+        .entry((p.name.clone(), quota.tier.clone(), overrides.clone()))
+        .or_insert_with(|| {
+            let mut m: HashMap<String, u64> = p
+                .quota
+                .get(&quota.tier)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            m.extend(overrides);
+            Arc::new(m)
+        })
+        .clone();
+
+    let rates = merge_rates(&[
+        p.rate_limit.as_ref(),
+        cfg.rate_limit.as_ref(),
+        a.rate_limit.as_ref(),
+    ]);
+    let endpoint_name = a
+        .token_endpoint
+        .clone()
+        .or_else(|| p.default_token_endpoint.clone())
+        .unwrap_or_default();
+    let who = match (&a.corp_id, &a.agent_id, &a.app_id) {
+        (Some(c), Some(ag), _) => format!("{c}:{ag}"),
+        (_, _, Some(id)) => id.clone(),
+        _ => a.id.clone(),
+    };
+    let store_id = format!("{}:{}:{}", p.name, who, endpoint_name);
+
+    Ok(App {
+        name: a.id.clone(),
+        secret: a.secret.clone().unwrap_or_default(),
+        app_id: a.app_id.clone(),
+        corp_id: a.corp_id.clone(),
+        agent_id: a.agent_id.clone(),
+        token,
+        refresh,
+        placement,
+        hosts,
+        quota_mode: quota.mode,
+        limits,
+        rates,
+        store_id,
+        rt,
+        cred: Cred::default(),
+        quota: QuotaState::default(),
+        buckets: HashMap::new(),
+        inflight: 0,
+        queue: VecDeque::new(),
+        queue_wake: None,
+        blocked: None,
+    })
+}

@@ -1,0 +1,932 @@
+//! The engine: inputs (`submit`, `handle_*`) change state and queue outputs;
+//! `poll_output` hands them out and fires due timers. Calls move through
+//! phases: waiting for a credential, queued behind a rate limit, in flight,
+//! waiting out a backoff, and end in exactly one `Done`.
+
+use crate::app::{self, App};
+use crate::call::{Call, CallId, Reply};
+use crate::circuit::Circuits;
+use crate::config::{Config, QuotaMode, StoreMode};
+use crate::envelope::{self, Verdict};
+use crate::error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
+use crate::http::{HttpRequest, HttpResponse};
+use crate::output::{Completion, Event, Output, StoreCommand, StoreOp, StoreResult};
+use crate::policy;
+use crate::profile::{ErrorRule, Method, Profile, RetryAfter};
+use crate::quota::{self, Crossing};
+use crate::ratelimit::Bucket;
+use crate::request;
+use crate::rng::Rng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    New,
+    NeedToken,
+    Queued,
+    Waiting { until: u64 },
+    InFlight { req: u64 },
+}
+
+#[derive(Debug)]
+pub(crate) struct CallState {
+    pub(crate) app: usize,
+    pub(crate) method: Method,
+    pub(crate) call: Call,
+    pub(crate) attempts: u32,
+    pub(crate) token_resent: bool,
+    pub(crate) rate_retries: u32,
+    pub(crate) last_host: Option<usize>,
+    /// A bit per host index that failed this call at the transport level.
+    pub(crate) failed_hosts: u64,
+    pub(crate) phase: Phase,
+}
+
+#[derive(Debug)]
+pub(crate) enum Purpose {
+    Call {
+        call: CallId,
+        host: usize,
+        gen: u64,
+    },
+    Token {
+        app: usize,
+        host: usize,
+        sent_at: u64,
+        forced: bool,
+        via_refresh: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    Refresh(usize),
+    Call(CallId),
+    Queue(usize),
+    Fetch(usize),
+}
+
+#[derive(Debug)]
+pub(crate) enum StorePurpose {
+    Read(usize),
+    Lock(usize),
+    Recheck(usize),
+    Write(usize),
+    QuotaIncr(usize, String),
+}
+
+/// The sans-IO engine. See the crate documentation for the run loop.
+pub struct Engine {
+    pub(crate) cfg: Config,
+    pub(crate) apps: Vec<App>,
+    pub(crate) by_name: HashMap<String, usize>,
+    pub(crate) calls: HashMap<CallId, CallState>,
+    pub(crate) requests: HashMap<u64, Purpose>,
+    pub(crate) store_ops: HashMap<u64, StorePurpose>,
+    pub(crate) circuits: Circuits,
+    pub(crate) timers: BinaryHeap<Reverse<(u64, Timer)>>,
+    pub(crate) out: VecDeque<Output>,
+    pub(crate) rng: Rng,
+    pub(crate) owner: String,
+    next_call: CallId,
+    next_req: u64,
+    next_op: u64,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field(
+                "apps",
+                &self
+                    .apps
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("calls", &self.calls.len())
+            .field("requests", &self.requests.len())
+            .field("queued_outputs", &self.out.len())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Builds an engine. Fails with a [`ConfigError`] naming the field.
+    pub fn new(config: Config, now_ms: u64) -> Result<Engine, ConfigError> {
+        let _ = now_ms; // the engine starts with no timers; kept for symmetry with restore
+        let profiles = app::load_profiles(&config)?;
+        let mut apps = Vec::with_capacity(config.apps.len());
+        let mut by_name = HashMap::with_capacity(config.apps.len());
+        let mut limit_cache = HashMap::new();
+        for (i, a) in config.apps.iter().enumerate() {
+            let resolved = app::resolve(&config, i, a, &profiles, &mut limit_cache)?;
+            if by_name.insert(a.id.clone(), i).is_some() {
+                return Err(ConfigError::new(
+                    format!("apps[{i}].id"),
+                    format!("duplicate app id `{}`", a.id),
+                ));
+            }
+            apps.push(resolved);
+        }
+        if config.store == StoreMode::External && config.store_prefix.is_empty() {
+            return Err(ConfigError::new(
+                "store_prefix",
+                "must not be empty in external store mode",
+            ));
+        }
+        if config.retry.max_attempts == 0 {
+            return Err(ConfigError::new("retry.max_attempts", "must be at least 1"));
+        }
+        let mut rng = Rng::new(config.seed);
+        let owner = config
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("wxcore-{:016x}", rng.next_u64()));
+        let mut cfg = config;
+        cfg.apps = Vec::new(); // resolved into `apps`; drop the secrets' second copy
+        cfg.profiles = Default::default();
+        Ok(Engine {
+            cfg,
+            apps,
+            by_name,
+            calls: HashMap::new(),
+            requests: HashMap::new(),
+            store_ops: HashMap::new(),
+            circuits: Circuits::default(),
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            rng,
+            owner,
+            next_call: 1,
+            next_req: 1,
+            next_op: 1,
+        })
+    }
+
+    /// Submits a call. Never fails: a bad call completes with an error `Done`.
+    pub fn submit(&mut self, call: Call, now_ms: u64) -> CallId {
+        self.advance(now_ms);
+        let id = self.next_call;
+        self.next_call += 1;
+        let Some(&a) = self.by_name.get(&call.app) else {
+            let msg = format!("no app `{}` is configured", call.app);
+            let mut e = ApiError::new(ErrorKind::Config, msg);
+            e.app = call.app.clone();
+            e.call_id = id;
+            self.out.push_back(Output::Done(Completion {
+                call_id: id,
+                result: Err(e),
+            }));
+            return id;
+        };
+        let problem = match call.parsed_method() {
+            None => Some(format!("unsupported HTTP method `{}`", call.method)),
+            Some(_) if !call.path.starts_with('/') => {
+                Some(format!("path `{}` must start with `/`", call.path))
+            }
+            Some(_) if call.path.contains(['?', '#']) => Some(format!(
+                "path `{}` must not carry a query or fragment: pass `query`",
+                call.path
+            )),
+            Some(_) => None,
+        };
+        let method = call.parsed_method().unwrap_or(Method::Get);
+        self.calls.insert(
+            id,
+            CallState {
+                app: a,
+                method,
+                call,
+                attempts: 0,
+                token_resent: false,
+                rate_retries: 0,
+                last_host: None,
+                failed_hosts: 0,
+                phase: Phase::New,
+            },
+        );
+        match problem {
+            Some(msg) => self.fail(id, ApiError::new(ErrorKind::InvalidRequest, msg)),
+            None => self.dispatch(id, now_ms),
+        }
+        id
+    }
+
+    /// The next output. Drain until [`Output::Idle`], then call again at
+    /// `wake_at_ms` or after the next input.
+    pub fn poll_output(&mut self, now_ms: u64) -> Output {
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        self.advance(now_ms);
+        if let Some(o) = self.out.pop_front() {
+            return o;
+        }
+        Output::Idle {
+            wake_at_ms: self.next_wake(),
+        }
+    }
+
+    /// Drains every output into `out` in one call (one boundary crossing for
+    /// bindings) and returns the `Idle` wake time.
+    pub fn poll_outputs(&mut self, now_ms: u64, out: &mut Vec<Output>) -> Option<u64> {
+        loop {
+            match self.poll_output(now_ms) {
+                Output::Idle { wake_at_ms } => return wake_at_ms,
+                o => out.push(o),
+            }
+        }
+    }
+
+    /// Feeds the answer to a `Send`. Unknown ids are ignored.
+    pub fn handle_response(&mut self, request_id: u64, response: HttpResponse, now_ms: u64) {
+        self.advance(now_ms);
+        match self.requests.remove(&request_id) {
+            Some(Purpose::Call { call, host, gen }) => {
+                self.on_call_response(call, host, gen, response, now_ms)
+            }
+            Some(Purpose::Token {
+                app,
+                host,
+                sent_at,
+                forced,
+                via_refresh,
+            }) => self.on_token_response(app, host, sent_at, forced, via_refresh, response, now_ms),
+            None => {}
+        }
+    }
+
+    /// Feeds a transport failure of a `Send`. Unknown ids are ignored.
+    pub fn handle_transport_error(
+        &mut self,
+        request_id: u64,
+        kind: TransportErrorKind,
+        now_ms: u64,
+    ) {
+        self.advance(now_ms);
+        match self.requests.remove(&request_id) {
+            Some(Purpose::Call { call, host, .. }) => {
+                self.on_call_transport_error(call, host, kind, now_ms)
+            }
+            Some(Purpose::Token {
+                app, host, forced, ..
+            }) => self.on_token_transport_error(app, host, kind, forced, now_ms),
+            None => {}
+        }
+    }
+
+    /// Feeds the result of a `Store` operation. Unknown ids are ignored.
+    pub fn handle_store_result(&mut self, op_id: u64, result: StoreResult, now_ms: u64) {
+        self.advance(now_ms);
+        if let Some(p) = self.store_ops.remove(&op_id) {
+            self.on_store_result(p, result, now_ms);
+        }
+    }
+
+    // ---- internals shared by the modules ----
+
+    pub(crate) fn next_request_id(&mut self) -> u64 {
+        let id = self.next_req;
+        self.next_req += 1;
+        id
+    }
+
+    pub(crate) fn store(&mut self, command: StoreCommand, purpose: StorePurpose) -> u64 {
+        let id = self.next_op;
+        self.next_op += 1;
+        self.store_ops.insert(id, purpose);
+        self.out.push_back(Output::Store(StoreOp { id, command }));
+        id
+    }
+
+    pub(crate) fn event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    pub(crate) fn timer(&mut self, at: u64, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    fn timer_live(&self, at: u64, t: Timer) -> bool {
+        match t {
+            Timer::Refresh(a) => {
+                let c = &self.apps[a].cred;
+                c.is_idle() && c.token.as_ref().and_then(|t| t.refresh_at) == Some(at)
+            }
+            Timer::Call(id) => self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.phase == Phase::Waiting { until: at }),
+            Timer::Queue(a) => self.apps[a].queue_wake == Some(at),
+            Timer::Fetch(a) => self.apps[a].cred.waits_until() == Some(at),
+        }
+    }
+
+    fn next_wake(&mut self) -> Option<u64> {
+        while let Some(&Reverse((at, t))) = self.timers.peek() {
+            if self.timer_live(at, t) {
+                return Some(at);
+            }
+            self.timers.pop();
+        }
+        None
+    }
+
+    /// Fires every timer due at `now`.
+    fn advance(&mut self, now: u64) {
+        while let Some(&Reverse((at, t))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if !self.timer_live(at, t) {
+                continue;
+            }
+            match t {
+                Timer::Refresh(a) => self.start_fetch(a, now),
+                Timer::Call(id) => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.phase = Phase::New;
+                    }
+                    self.dispatch(id, now)
+                }
+                Timer::Queue(a) => {
+                    self.apps[a].queue_wake = None;
+                    self.pump_queue(a, now)
+                }
+                Timer::Fetch(a) => self.resume_fetch(a, now),
+            }
+        }
+    }
+
+    /// Completes a call with an error.
+    pub(crate) fn fail(&mut self, id: CallId, mut e: ApiError) {
+        if let Some(c) = self.calls.remove(&id) {
+            e.app = self.apps[c.app].name.clone();
+            e.call_id = id;
+            self.out.push_back(Output::Done(Completion {
+                call_id: id,
+                result: Err(e),
+            }));
+        }
+    }
+
+    fn succeed(&mut self, id: CallId, reply: Reply) {
+        if self.calls.remove(&id).is_some() {
+            self.out.push_back(Output::Done(Completion {
+                call_id: id,
+                result: Ok(reply),
+            }));
+        }
+    }
+
+    /// Moves a call forward: local refusals, credential, rate limits, send.
+    pub(crate) fn dispatch(&mut self, id: CallId, now: u64) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let a = c.app;
+        let app = &mut self.apps[a];
+        if let Some((until, code)) = app.blocked.clone() {
+            if now < until {
+                let mut e = ApiError::new(
+                    ErrorKind::IpBlocked,
+                    "the administrator refused this IP; refused locally until the block ends",
+                );
+                e.code = code;
+                e.retry_after_ms = Some(until - now);
+                return self.fail(id, e);
+            }
+            app.blocked = None;
+        }
+        if let Some(e) = self.quota_refusal(a, &self.calls[&id].call.path.clone(), now) {
+            return self.fail(id, e);
+        }
+        if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+            self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
+            self.apps[a].cred.waiting.push(id);
+            return self.start_fetch(a, now);
+        }
+        let app = &mut self.apps[a];
+        let limited = app.rates.per_minute.is_some()
+            || app.rates.concurrency.is_some()
+            || !app.buckets.is_empty();
+        if limited || !app.queue.is_empty() {
+            app.queue.push_back(id);
+            self.calls.get_mut(&id).expect("call").phase = Phase::Queued;
+            return self.pump_queue(a, now);
+        }
+        self.send_call(id, now);
+    }
+
+    fn quota_refusal(&mut self, a: usize, path: &str, now: u64) -> Option<ApiError> {
+        let app = &mut self.apps[a];
+        if app.quota_mode != QuotaMode::Enforce {
+            return None;
+        }
+        app.quota.roll(now);
+        if !app.quota.refused(path, app.limit(path)) {
+            return None;
+        }
+        let mut e = ApiError::new(
+            ErrorKind::QuotaExhausted,
+            format!(
+                "daily quota of `{path}` is used up; refused locally until 00:00 Asia/Shanghai"
+            ),
+        );
+        e.retry_after_ms = Some(quota::next_reset(now) - now);
+        Some(e)
+    }
+
+    /// Sends queued calls that the rate limits now admit, in order.
+    pub(crate) fn pump_queue(&mut self, a: usize, now: u64) {
+        let mut pending = std::mem::take(&mut self.apps[a].queue);
+        let mut keep = VecDeque::with_capacity(pending.len());
+        let mut wake: Option<u64> = None;
+        while let Some(id) = pending.pop_front() {
+            if !self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.phase == Phase::Queued)
+            {
+                continue;
+            }
+            if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+                self.calls.get_mut(&id).expect("call").phase = Phase::New;
+                self.dispatch(id, now);
+                continue;
+            }
+            match self.admit(a, id, now) {
+                Ok(()) => self.send_call(id, now),
+                Err(at) => {
+                    if let Some(at) = at {
+                        wake = Some(wake.map_or(at, |w| w.min(at)));
+                    }
+                    keep.push_back(id);
+                }
+            }
+        }
+        // Calls dispatched while pumping may have queued themselves again.
+        let app = &mut self.apps[a];
+        keep.extend(app.queue.drain(..));
+        app.queue = keep;
+        if let Some(at) = wake {
+            if app.queue_wake.is_none_or(|w| at < w || w <= now) {
+                app.queue_wake = Some(at);
+                self.timer(at, Timer::Queue(a));
+            }
+        }
+    }
+
+    /// Takes a slot for call `id`, or says when to try again (`None`: when a
+    /// call in flight completes).
+    fn admit(&mut self, a: usize, id: CallId, now: u64) -> Result<(), Option<u64>> {
+        let app = &mut self.apps[a];
+        if app.rates.concurrency.is_some_and(|cap| app.inflight >= cap) {
+            return Err(None);
+        }
+        let path = &self.calls[&id].call.path;
+        let rates = app.rates;
+        if let Some(b) = app.buckets.get_mut(path.as_str()) {
+            return match rates.per_minute {
+                Some(pm) => b.take(pm, rates.burst, now).map_err(Some),
+                None if now < b.blocked_until => Err(Some(b.blocked_until)),
+                None => Ok(()),
+            };
+        }
+        if let Some(pm) = rates.per_minute {
+            let mut b = Bucket::new(rates.burst, now);
+            let r = b.take(pm, rates.burst, now).map_err(Some);
+            app.buckets.insert(path.clone(), b);
+            return r;
+        }
+        Ok(())
+    }
+
+    /// Builds and emits the request of a call that may go now.
+    fn send_call(&mut self, id: CallId, now: u64) {
+        let req = self.next_request_id();
+        let c = self.calls.get_mut(&id).expect("call");
+        let a = c.app;
+        let app = &mut self.apps[a];
+        let host = self.circuits.choose(&app.hosts, now, c.failed_hosts);
+        let (gen, token) = match (&app.token, app.cred.valid(now)) {
+            (Some(_), Some(t)) => (app.cred.gen, Some(t.value.expose().to_string())),
+            _ => (0, None),
+        };
+        let mut headers = Vec::with_capacity(2);
+        if let Some(b) = &c.call.body {
+            headers.push(("content-type".to_string(), b.content_type.clone()));
+        }
+        let url = request::call_request(
+            app,
+            &app.hosts[host],
+            &c.call.path,
+            &c.call.query,
+            token.as_deref(),
+            &mut headers,
+        );
+        let failover = match c.last_host {
+            Some(prev) if prev != host => Some(Event::Failover {
+                app: app.name.clone(),
+                call_id: id,
+                from: app.hosts[prev].clone(),
+                to: app.hosts[host].clone(),
+            }),
+            _ => None,
+        };
+        c.last_host = Some(host);
+        c.attempts += 1;
+        c.phase = Phase::InFlight { req };
+        let body = c
+            .call
+            .body
+            .as_ref()
+            .map(|b| b.bytes.clone())
+            .unwrap_or_default();
+        let method = c.method.as_str();
+        let path = c.call.path.clone();
+        app.inflight += 1;
+        let host_name = app.hosts[host].clone();
+        self.circuits.on_send(&host_name, now);
+        if let Some(e) = failover {
+            self.event(e);
+        }
+        self.requests.insert(
+            req,
+            Purpose::Call {
+                call: id,
+                host,
+                gen,
+            },
+        );
+        self.count_quota(a, &path, now);
+        self.out.push_back(Output::Send(HttpRequest {
+            id: req,
+            method,
+            url,
+            headers,
+            body,
+            timeout_ms: self.cfg.timeout_ms,
+        }));
+    }
+
+    /// Counts one request against the app's daily quota for `path`.
+    pub(crate) fn count_quota(&mut self, a: usize, path: &str, now: u64) {
+        let app = &mut self.apps[a];
+        if app.quota_mode == QuotaMode::Off {
+            return;
+        }
+        app.quota.roll(now);
+        let used = app.quota.used(path) + 1;
+        let limit = app.limit(path);
+        let crossings = app.quota.record(path, used, limit);
+        self.quota_events(a, path, crossings, now);
+        if self.cfg.store == StoreMode::External && limit.is_some() {
+            let key = format!(
+                "{}quota:{}:{}:{}",
+                self.cfg.store_prefix,
+                self.apps[a].store_id,
+                quota::day_of(now),
+                path
+            );
+            let ttl_ms = quota::next_reset(now) - now;
+            self.store(
+                StoreCommand::IncrBy {
+                    key,
+                    delta: 1,
+                    ttl_ms,
+                },
+                StorePurpose::QuotaIncr(a, path.to_string()),
+            );
+        }
+    }
+
+    pub(crate) fn quota_events(
+        &mut self,
+        a: usize,
+        path: &str,
+        crossings: Vec<Crossing>,
+        now: u64,
+    ) {
+        let app = &self.apps[a];
+        let used = app.quota.used(path);
+        let limit = app.limit(path).unwrap_or(0);
+        let name = app.name.clone();
+        for c in crossings {
+            let e = match c {
+                Crossing::Warn(percent) => Event::QuotaWarning {
+                    app: name.clone(),
+                    path: path.into(),
+                    used,
+                    limit,
+                    percent,
+                },
+                Crossing::Exhausted => Event::QuotaExhausted {
+                    app: name.clone(),
+                    path: path.into(),
+                    until_ms: quota::next_reset(now),
+                },
+            };
+            self.event(e);
+        }
+    }
+
+    fn host_answered(&mut self, a: usize, host: usize) {
+        let name = self.apps[a].hosts[host].clone();
+        if let Some(e) = self.circuits.on_answer(&name) {
+            self.event(e);
+        }
+    }
+
+    pub(crate) fn host_failed(
+        &mut self,
+        a: usize,
+        host: usize,
+        kind: TransportErrorKind,
+        now: u64,
+    ) {
+        if !kind.counts_for_circuit() {
+            return;
+        }
+        let name = self.apps[a].hosts[host].clone();
+        if let Some(e) = self.circuits.on_failure(&name, now, &self.cfg.failover) {
+            self.event(e);
+        }
+    }
+
+    /// Turns a classified failure into an [`ApiError`] with its rule.
+    pub(crate) fn platform_error<'p>(
+        &self,
+        profile: &'p Profile,
+        rules: &[&'p [ErrorRule]],
+        verdict: Verdict,
+        resp: &HttpResponse,
+        now: u64,
+    ) -> (ApiError, Option<&'p ErrorRule>) {
+        match verdict {
+            Verdict::Failure {
+                code,
+                message,
+                sub_message,
+            } => {
+                let rule = code.as_ref().and_then(|c| {
+                    rules
+                        .iter()
+                        .find_map(|r| Profile::rule(r, c, sub_message.as_deref()))
+                });
+                let kind = match (rule, code.is_some()) {
+                    (Some(r), _) => r.kind,
+                    (None, _) if resp.status >= 500 => ErrorKind::Busy,
+                    (None, _) if resp.status == 429 => ErrorKind::RateLimited,
+                    (None, false) if resp.status == 401 || resp.status == 403 => {
+                        ErrorKind::PermissionDenied
+                    }
+                    (None, false) if resp.status >= 400 => ErrorKind::InvalidRequest,
+                    (None, _) => ErrorKind::Unknown,
+                };
+                let mut e = ApiError::new(kind, message);
+                e.code = code;
+                e.sub_message = sub_message;
+                e.http_status = Some(resp.status);
+                if kind == ErrorKind::RateLimited {
+                    let header = resp
+                        .header("retry-after")
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(|s| s * 1000);
+                    e.retry_after_ms = Some(match rule {
+                        Some(ErrorRule {
+                            retry_after: Some(RetryAfter::NextMinute),
+                            ..
+                        }) => 60_000 - now % 60_000,
+                        Some(ErrorRule {
+                            retry_after_ms: Some(ms),
+                            ..
+                        }) => *ms,
+                        _ => header.unwrap_or(1000),
+                    });
+                }
+                let _ = profile;
+                (e, rule)
+            }
+            Verdict::Malformed { reason } => {
+                let mut e = ApiError::new(ErrorKind::MalformedResponse, reason);
+                e.http_status = Some(resp.status);
+                (e, None)
+            }
+            Verdict::Success { .. } => unreachable!("platform_error is only called on failures"),
+        }
+    }
+
+    fn on_call_response(
+        &mut self,
+        id: CallId,
+        host: usize,
+        gen: u64,
+        resp: HttpResponse,
+        now: u64,
+    ) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let a = c.app;
+        self.host_answered(a, host);
+        self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        let rt = self.apps[a].rt.clone();
+        let verdict = envelope::classify(rt.profile.dialect, &rt.fields, &resp);
+        if let Verdict::Success { json } = verdict {
+            let path = &self.calls[&id].call.path;
+            if rt.profile.clear_quota_paths.iter().any(|p| p == path) {
+                self.apps[a].quota.paths.clear();
+                let name = self.apps[a].name.clone();
+                self.event(Event::QuotaCleared { app: name });
+            }
+            self.succeed(
+                id,
+                Reply {
+                    status: resp.status,
+                    headers: resp.headers,
+                    body: resp.body,
+                    json,
+                },
+            );
+        } else {
+            let (mut e, rule) =
+                self.platform_error(&rt.profile, &[&rt.profile.errors], verdict, &resp, now);
+            e.raw_body = Some(resp.body);
+            let block_ms = rule.and_then(|r| r.block_ms);
+            self.on_call_failure(id, e, gen, block_ms, now);
+        }
+        if !self.apps[a].queue.is_empty() {
+            self.pump_queue(a, now);
+        }
+    }
+
+    fn on_call_failure(
+        &mut self,
+        id: CallId,
+        mut e: ApiError,
+        gen: u64,
+        block_ms: Option<u64>,
+        now: u64,
+    ) {
+        let c = self.calls.get_mut(&id).expect("call");
+        let a = c.app;
+        let path = c.call.path.clone();
+        let name = self.apps[a].name.clone();
+        match e.kind {
+            ErrorKind::TokenInvalid if self.apps[a].token.is_none() => {
+                e.kind = ErrorKind::CredentialInvalid;
+                self.fail(id, e)
+            }
+            ErrorKind::TokenInvalid => {
+                // Compare-and-invalidate: only the token this request used.
+                let code = e.code.clone();
+                if self.apps[a].cred.invalidate(gen) {
+                    self.event(Event::TokenInvalidated { app: name, code });
+                }
+                let c = self.calls.get_mut(&id).expect("call");
+                if c.token_resent {
+                    return self.fail(id, e);
+                }
+                c.token_resent = true;
+                c.phase = Phase::New;
+                self.dispatch(id, now)
+            }
+            ErrorKind::Busy if policy::safe_to_resend(c.method, c.call.idempotent, None) => {
+                self.retry_later(id, ErrorKind::Busy, None, now, e)
+            }
+            ErrorKind::RateLimited => {
+                let wait = e.retry_after_ms.unwrap_or(1000);
+                self.event(Event::RateLimited {
+                    app: name,
+                    path: path.clone(),
+                    retry_after_ms: wait,
+                    code: e.code.clone(),
+                });
+                let c = self.calls.get_mut(&id).expect("call");
+                if c.rate_retries >= self.cfg.retry.max_rate_limit_retries {
+                    return self.fail(id, e);
+                }
+                c.rate_retries += 1;
+                c.phase = Phase::Queued;
+                let app = &mut self.apps[a];
+                let rates = app.rates;
+                let b = app
+                    .buckets
+                    .entry(path)
+                    .or_insert_with(|| Bucket::new(rates.burst, now));
+                b.blocked_until = b.blocked_until.max(now + wait);
+                app.queue.push_back(id);
+                self.pump_queue(a, now)
+            }
+            ErrorKind::QuotaExhausted => {
+                let until = quota::next_reset(now);
+                e.retry_after_ms = Some(until - now);
+                let app = &mut self.apps[a];
+                if app.quota_mode != QuotaMode::Off {
+                    app.quota.roll(now);
+                    if app.quota.exhaust(&path) {
+                        self.event(Event::QuotaExhausted {
+                            app: name,
+                            path,
+                            until_ms: until,
+                        });
+                    }
+                }
+                self.fail(id, e)
+            }
+            ErrorKind::AdminConfirmationRequired => {
+                self.event(Event::AdminConfirmationRequired {
+                    app: name,
+                    path,
+                    code: e.code.clone(),
+                });
+                self.fail(id, e)
+            }
+            ErrorKind::IpBlocked => {
+                let ms = block_ms.unwrap_or(3_600_000);
+                let until = now + ms;
+                e.retry_after_ms = Some(ms);
+                self.apps[a].blocked = Some((until, e.code.clone()));
+                self.event(Event::IpBlocked {
+                    app: name,
+                    until_ms: until,
+                    code: e.code.clone(),
+                });
+                self.fail(id, e)
+            }
+            _ => self.fail(id, e),
+        }
+    }
+
+    /// Schedules a resend after backoff, or fails the call when attempts are used up.
+    fn retry_later(
+        &mut self,
+        id: CallId,
+        reason: ErrorKind,
+        delay: Option<u64>,
+        now: u64,
+        e: ApiError,
+    ) {
+        let c = self.calls.get_mut(&id).expect("call");
+        if c.attempts >= self.cfg.retry.max_attempts {
+            return self.fail(id, e);
+        }
+        let next = c.attempts + 1;
+        let delay =
+            delay.unwrap_or_else(|| policy::backoff_ms(&self.cfg.retry, next, &mut self.rng));
+        let until = now + delay;
+        let c = self.calls.get_mut(&id).expect("call");
+        c.phase = Phase::Waiting { until };
+        let app = self.apps[c.app].name.clone();
+        self.event(Event::RetryScheduled {
+            app,
+            call_id: id,
+            attempt: next,
+            delay_ms: delay,
+            reason,
+        });
+        if delay == 0 {
+            self.calls.get_mut(&id).expect("call").phase = Phase::New;
+            self.dispatch(id, now);
+        } else {
+            self.timer(until, Timer::Call(id));
+        }
+    }
+
+    fn on_call_transport_error(
+        &mut self,
+        id: CallId,
+        host: usize,
+        kind: TransportErrorKind,
+        now: u64,
+    ) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let a = c.app;
+        self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        self.host_failed(a, host, kind, now);
+        let c = self.calls.get_mut(&id).expect("call");
+        let mut e = ApiError::new(
+            ErrorKind::Transport,
+            format!(
+                "{} failure talking to {}",
+                kind.as_str(),
+                self.apps[a].hosts[host]
+            ),
+        );
+        e.code = Some(Code::Str(kind.as_str().to_string()));
+        if policy::safe_to_resend(c.method, c.call.idempotent, Some(kind)) {
+            // Another host is tried at once; the same host only after backoff.
+            let other = kind.counts_for_circuit() && self.apps[a].hosts.len() > 1;
+            if kind.counts_for_circuit() && host < 64 {
+                c.failed_hosts |= 1 << host;
+            }
+            self.retry_later(id, ErrorKind::Transport, other.then_some(0), now, e);
+        } else {
+            self.fail(id, e);
+        }
+        if !self.apps[a].queue.is_empty() {
+            self.pump_queue(a, now);
+        }
+    }
+}

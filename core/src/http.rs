@@ -1,0 +1,74 @@
+//! The HTTP contract with the host: the engine emits [`HttpRequest`]s and is
+//! fed [`HttpResponse`]s or transport errors.
+
+use std::fmt;
+
+/// A request for the host to send. `url` and `body` may carry a token or a
+/// secret (that is how the platforms take them), so `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    /// Pass back to `handle_response` / `handle_transport_error`.
+    pub id: u64,
+    /// `GET`, `POST`, …
+    pub method: &'static str,
+    /// Full URL with query.
+    pub url: String,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body (empty for none).
+    pub body: Vec<u8>,
+    /// Give up after this long and report `timeout`.
+    pub timeout_ms: u64,
+}
+
+impl HttpRequest {
+    /// The URL without its query string (safe to log).
+    pub fn url_without_query(&self) -> &str {
+        self.url.split('?').next().unwrap_or(&self.url)
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("url", &self.url_without_query())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("body_len", &self.body.len())
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// An answer the host received.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (any case).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A 200 answer with a JSON body.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into(),
+        }
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

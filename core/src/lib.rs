@@ -1,0 +1,109 @@
+//! # wxcore: a sans-IO client core for the WeChat family of server APIs
+//!
+//! The engine knows the platforms (WeChat Official/Service Accounts, WeCom,
+//! Jing, CJ-style and result-style APIs): it builds requests, keeps and
+//! refreshes tokens, reads response envelopes into typed errors, retries
+//! what is safe to retry, counts quotas, honours rate limits and fails over
+//! between hosts. It performs no I/O and reads no clock: the host sends the
+//! HTTP requests, runs the store operations (fleet mode) and passes the
+//! time, in Unix milliseconds, with every input.
+//!
+//! ## The run loop
+//!
+//! 1. [`Engine::submit`] a [`Call`]; it returns a [`CallId`].
+//! 2. Drain [`Engine::poll_output`] until [`Output::Idle`]:
+//!    - [`Output::Send`]: send the [`HttpRequest`]; feed the answer to
+//!      [`Engine::handle_response`], or a failure to
+//!      [`Engine::handle_transport_error`] (`dns`, `connect`, `timeout`, `reset`, `tls`).
+//!    - [`Output::Store`]: run the [`StoreOp`] against the shared store and
+//!      feed [`Engine::handle_store_result`] (only with `"store": "external"`).
+//!    - [`Output::Done`]: the call with that id has completed, once and for all.
+//!    - [`Output::Event`]: log it, count it.
+//!    - [`Output::Idle`]: nothing more now; poll again at `wake_at_ms`
+//!      (a refresh, a backoff, a rate-limit refill) or after the next input.
+//!
+//! Many apps and many concurrent calls share one engine; calls that need a
+//! token being fetched wait for that one fetch.
+//!
+//! ```
+//! use wxcore::{Call, Config, Engine, HttpResponse, Output};
+//!
+//! let config = Config::from_json(r#"{
+//!     "apps": [{"id": "oa", "platform": "wechat-oa", "app_id": "wx123", "secret": "s3cr3t"}]
+//! }"#).unwrap();
+//! let mut now = 1_700_000_000_000;
+//! let mut engine = Engine::new(config, now).unwrap();
+//!
+//! let call = engine.submit(Call::get("oa", "/cgi-bin/user/info").query("openid", "o1"), now);
+//! let mut done = None;
+//! while done.is_none() {
+//!     match engine.poll_output(now) {
+//!         Output::Send(req) => {
+//!             // A real host sends `req` with its HTTP client; here, canned answers.
+//!             let body = if req.url.contains("/stable_token") {
+//!                 r#"{"access_token":"TOKEN1","expires_in":7200}"#
+//!             } else {
+//!                 r#"{"openid":"o1","nickname":"Ann"}"#
+//!             };
+//!             now += 30;
+//!             engine.handle_response(req.id, HttpResponse::json(body), now);
+//!         }
+//!         Output::Done(c) => done = Some(c),
+//!         Output::Event(e) => println!("event: {e:?}"),
+//!         Output::Store(_) => unreachable!("memory store"),
+//!         Output::Idle { wake_at_ms } => {
+//!             // Sleep until `wake_at_ms` or the next input; nothing is pending here.
+//!             let _ = wake_at_ms;
+//!             break;
+//!         }
+//!     }
+//! }
+//! let completion = done.unwrap();
+//! assert_eq!(completion.call_id, call);
+//! let reply = completion.result.unwrap();
+//! assert_eq!(reply.json_value().unwrap()["nickname"], "Ann");
+//! ```
+//!
+//! ## Where things live
+//!
+//! - [`config`]: the JSON configuration; [`profile`]: platform profiles as data
+//!   (`core/profiles/*.json`).
+//! - `credential`: token cache, single flight, proactive and reactive refresh.
+//! - [`envelope`]: success or failure from a response body, per dialect.
+//! - `policy` (retry), `circuit` (host failover), `quota`, `ratelimit`.
+//! - `store`: the fleet protocol over a host-run store; `state`: export/restore.
+//! - [`error`]: [`ApiError`] with stable [`ErrorKind`] names, [`ConfigError`].
+//!
+//! Secrets and tokens never appear in `Debug`/`Display` output, errors or
+//! events. The canonical JSON of outputs ([`Output::to_json`]) does carry
+//! them, since the host must send them.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod app;
+pub mod call;
+mod circuit;
+pub mod config;
+mod credential;
+mod engine;
+pub mod envelope;
+pub mod error;
+pub mod http;
+pub mod output;
+mod policy;
+pub mod profile;
+mod quota;
+mod ratelimit;
+mod request;
+mod rng;
+mod state;
+mod store;
+
+pub use call::{Body, Call, CallId, Reply};
+pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};
+pub use engine::Engine;
+pub use error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
+pub use http::{HttpRequest, HttpResponse};
+pub use output::{Completion, Event, Output, StoreCommand, StoreOp, StoreResult};
+pub use state::STATE_VERSION;

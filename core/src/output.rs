@@ -1,0 +1,387 @@
+//! What the engine asks of the host: [`Output`]. Each output also has a
+//! canonical JSON form ([`Output::to_json`]) that the conformance vectors use
+//! in every language.
+
+use crate::call::{CallId, Reply};
+use crate::error::{ApiError, Code, ErrorKind};
+use crate::http::HttpRequest;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// One step for the host to take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this HTTP request; answer with `handle_response` or `handle_transport_error`.
+    Send(HttpRequest),
+    /// Run this store operation; answer with `handle_store_result` (fleet mode only).
+    Store(StoreOp),
+    /// A call has completed (exactly once per call).
+    Done(Completion),
+    /// Something worth telling operators.
+    Event(Event),
+    /// Nothing more now: poll again at `wake_at_ms` or on the next input.
+    Idle {
+        /// When a timer (refresh, backoff, rate-limit refill, store poll) is due.
+        wake_at_ms: Option<u64>,
+    },
+}
+
+/// A call's end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Which call.
+    pub call_id: CallId,
+    /// The reply, or why there is none.
+    pub result: Result<Reply, ApiError>,
+}
+
+/// A store operation for the host's shared store (e.g. Redis).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreOp {
+    /// Pass back to `handle_store_result`.
+    pub id: u64,
+    /// What to do.
+    pub command: StoreCommand,
+}
+
+impl fmt::Debug for StoreOp {
+    // Values hold tokens: show the key and the operation only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "StoreOp {{ id: {}, op: {}, key: {:?} }}",
+            self.id,
+            self.command.name(),
+            self.command.key()
+        )
+    }
+}
+
+/// The five store operations. Redis: `GET`, `SET PX`, `SET NX PX`,
+/// compare-and-delete (Lua), `INCRBY` + `PEXPIRE`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreCommand {
+    /// Read a value; answer `StoreResult::Value`.
+    Get {
+        /// Key.
+        key: String,
+    },
+    /// Write a value with a TTL; answer `StoreResult::Ok`.
+    Set {
+        /// Key.
+        key: String,
+        /// Value (versioned JSON).
+        value: String,
+        /// Time to live.
+        ttl_ms: u64,
+    },
+    /// Set-if-absent with owner and TTL (a lease); answer `StoreResult::Locked`.
+    Lock {
+        /// Key.
+        key: String,
+        /// This process's owner name.
+        owner: String,
+        /// Lease length.
+        ttl_ms: u64,
+    },
+    /// Delete if the value is `owner`; answer `StoreResult::Ok`.
+    Unlock {
+        /// Key.
+        key: String,
+        /// This process's owner name.
+        owner: String,
+    },
+    /// Add to a counter, setting its TTL; answer `StoreResult::Count` with the new total.
+    IncrBy {
+        /// Key.
+        key: String,
+        /// Amount.
+        delta: i64,
+        /// Time to live (until the quota reset).
+        ttl_ms: u64,
+    },
+}
+
+impl StoreCommand {
+    /// `get`, `set`, `lock`, `unlock`, `incr_by`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreCommand::Get { .. } => "get",
+            StoreCommand::Set { .. } => "set",
+            StoreCommand::Lock { .. } => "lock",
+            StoreCommand::Unlock { .. } => "unlock",
+            StoreCommand::IncrBy { .. } => "incr_by",
+        }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &str {
+        match self {
+            StoreCommand::Get { key }
+            | StoreCommand::Set { key, .. }
+            | StoreCommand::Lock { key, .. }
+            | StoreCommand::Unlock { key, .. }
+            | StoreCommand::IncrBy { key, .. } => key,
+        }
+    }
+}
+
+/// The host's answer to a [`StoreOp`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreResult {
+    /// `get`: the value, or none.
+    Value(Option<String>),
+    /// `set`, `unlock`: done.
+    Ok,
+    /// `lock`: whether this process now holds the lease.
+    Locked(bool),
+    /// `incr_by`: the new total.
+    Count(i64),
+    /// The store failed; the engine falls back to local behaviour.
+    Failed(String),
+}
+
+/// Events for logs and metrics. They name apps, hosts and paths; never tokens or secrets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A token was obtained (from the platform or the shared store).
+    TokenFetched {
+        /// App id.
+        app: String,
+        /// When it expires (counted from when the fetch was sent).
+        expires_at_ms: u64,
+        /// When the engine will refresh it, if ever.
+        refresh_at_ms: Option<u64>,
+        /// `http` or `store`.
+        source: &'static str,
+        /// Whether the fetch forced a new token.
+        forced: bool,
+    },
+    /// A cached token was dropped because a call reported it invalid.
+    TokenInvalidated {
+        /// App id.
+        app: String,
+        /// The platform's code.
+        code: Option<Code>,
+    },
+    /// The token endpoint failed; waiting calls completed with `kind`.
+    TokenFetchFailed {
+        /// App id.
+        app: String,
+        /// Error kind.
+        kind: ErrorKind,
+        /// The platform's code.
+        code: Option<Code>,
+    },
+    /// A forced refresh was needed but refused locally (20 a day, 30 s apart).
+    ForceRefreshRefused {
+        /// App id.
+        app: String,
+        /// When one is allowed again.
+        retry_after_ms: u64,
+    },
+    /// A call will be resent after a delay.
+    RetryScheduled {
+        /// App id.
+        app: String,
+        /// Call.
+        call_id: CallId,
+        /// The attempt that will be made (2 = first retry).
+        attempt: u32,
+        /// Delay.
+        delay_ms: u64,
+        /// Why.
+        reason: ErrorKind,
+    },
+    /// A call moved to another host after a transport failure.
+    Failover {
+        /// App id.
+        app: String,
+        /// Call.
+        call_id: CallId,
+        /// Host it left.
+        from: String,
+        /// Host it goes to.
+        to: String,
+    },
+    /// A host's circuit opened: calls avoid it until `until_ms`, then probe it.
+    CircuitOpened {
+        /// Host base URL.
+        host: String,
+        /// End of the cool-down.
+        until_ms: u64,
+    },
+    /// A host answered again; its circuit closed.
+    CircuitClosed {
+        /// Host base URL.
+        host: String,
+    },
+    /// Local quota counting crossed 80% or 95%.
+    QuotaWarning {
+        /// App id.
+        app: String,
+        /// API path.
+        path: String,
+        /// Calls counted today.
+        used: u64,
+        /// The daily limit.
+        limit: u64,
+        /// 80 or 95.
+        percent: u8,
+    },
+    /// An API's daily quota is used up until `until_ms` (the next 00:00 Asia/Shanghai).
+    QuotaExhausted {
+        /// App id.
+        app: String,
+        /// API path.
+        path: String,
+        /// The next reset.
+        until_ms: u64,
+    },
+    /// A successful `clear_quota` reset the app's counters.
+    QuotaCleared {
+        /// App id.
+        app: String,
+    },
+    /// The platform rate-limited a call; it waits and is resent.
+    RateLimited {
+        /// App id.
+        app: String,
+        /// API path.
+        path: String,
+        /// The wait.
+        retry_after_ms: u64,
+        /// The platform's code.
+        code: Option<Code>,
+    },
+    /// The platform wants an administrator's confirmation (89501/89503).
+    AdminConfirmationRequired {
+        /// App id.
+        app: String,
+        /// API path.
+        path: String,
+        /// The platform's code.
+        code: Option<Code>,
+    },
+    /// The administrator refused this IP: calls are refused locally until `until_ms`.
+    IpBlocked {
+        /// App id.
+        app: String,
+        /// End of the block.
+        until_ms: u64,
+        /// The platform's code.
+        code: Option<Code>,
+    },
+    /// The shared store failed; the engine works locally for this step.
+    StoreUnavailable {
+        /// App id, when the operation concerned one.
+        app: String,
+        /// Which operation.
+        op: &'static str,
+        /// The host's message.
+        message: String,
+    },
+}
+
+fn body_fields(map: &mut Map<String, Value>, body: &[u8]) {
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            map.insert("body".into(), Value::String(text.into()));
+        }
+        Err(_) => {
+            map.insert(
+                "body_base64".into(),
+                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
+            );
+        }
+    }
+}
+
+/// The canonical JSON form of an error (vectors, bindings' `toJSON`).
+pub fn error_to_json(e: &ApiError) -> Value {
+    json!({
+        "kind": e.kind.as_str(),
+        "code": e.code,
+        "message": e.message,
+        "sub_message": e.sub_message,
+        "http_status": e.http_status,
+        "retry_after_ms": e.retry_after_ms,
+        "app": e.app,
+        "call_id": e.call_id,
+        "raw_body": e.raw_body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
+    })
+}
+
+impl Output {
+    /// The canonical JSON form used by the conformance vectors:
+    /// `{"send": {…}}`, `{"store": {…}}`, `{"done": {…}}`, `{"event": {…}}`,
+    /// `{"idle": {"wake_at_ms": …}}`. It contains what the host needs to act,
+    /// tokens included, so treat it like the request itself.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Output::Send(r) => {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(r.id));
+                m.insert("method".into(), json!(r.method));
+                m.insert("url".into(), json!(r.url));
+                let headers: Map<String, Value> = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect();
+                m.insert("headers".into(), Value::Object(headers));
+                body_fields(&mut m, &r.body);
+                m.insert("timeout_ms".into(), json!(r.timeout_ms));
+                json!({ "send": m })
+            }
+            Output::Store(op) => {
+                let mut m = Map::new();
+                m.insert("id".into(), json!(op.id));
+                m.insert("op".into(), json!(op.command.name()));
+                m.insert("key".into(), json!(op.command.key()));
+                match &op.command {
+                    StoreCommand::Get { .. } => {}
+                    StoreCommand::Set { value, ttl_ms, .. } => {
+                        m.insert("value".into(), json!(value));
+                        m.insert("ttl_ms".into(), json!(ttl_ms));
+                    }
+                    StoreCommand::Lock { owner, ttl_ms, .. } => {
+                        m.insert("owner".into(), json!(owner));
+                        m.insert("ttl_ms".into(), json!(ttl_ms));
+                    }
+                    StoreCommand::Unlock { owner, .. } => {
+                        m.insert("owner".into(), json!(owner));
+                    }
+                    StoreCommand::IncrBy { delta, ttl_ms, .. } => {
+                        m.insert("delta".into(), json!(delta));
+                        m.insert("ttl_ms".into(), json!(ttl_ms));
+                    }
+                }
+                json!({ "store": m })
+            }
+            Output::Done(c) => {
+                let mut m = Map::new();
+                m.insert("call_id".into(), json!(c.call_id));
+                match &c.result {
+                    Ok(reply) => {
+                        m.insert("ok".into(), json!(true));
+                        m.insert("status".into(), json!(reply.status));
+                        m.insert("is_json".into(), json!(reply.json));
+                        body_fields(&mut m, &reply.body);
+                    }
+                    Err(e) => {
+                        m.insert("ok".into(), json!(false));
+                        m.insert("error".into(), error_to_json(e));
+                    }
+                }
+                json!({ "done": m })
+            }
+            Output::Event(e) => json!({ "event": serde_json::to_value(e).unwrap_or(Value::Null) }),
+            Output::Idle { wake_at_ms } => json!({ "idle": { "wake_at_ms": wake_at_ms } }),
+        }
+    }
+}

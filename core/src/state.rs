@@ -1,0 +1,166 @@
+//! Durable state across restarts: tokens, quota counters, IP blocks, forced
+//! refresh counts and open circuits, as versioned JSON. Calls in flight are
+//! not state: the host completes or resubmits them.
+
+use crate::circuit::Circuit;
+use crate::config::{Config, Secret};
+use crate::credential::Token;
+use crate::engine::{Engine, Timer};
+use crate::error::{Code, ConfigError};
+use crate::quota::PathCount;
+use serde_json::{json, Map, Value};
+
+/// The state format this engine writes and reads.
+pub const STATE_VERSION: u64 = 1;
+
+impl Engine {
+    /// The engine's durable state as JSON (holds tokens: store it like a secret).
+    pub fn export_state(&self) -> String {
+        let mut apps = Map::new();
+        for app in &self.apps {
+            let c = &app.cred;
+            let paths: Map<String, Value> = app
+                .quota
+                .paths
+                .iter()
+                .map(|(p, n)| {
+                    (
+                        p.clone(),
+                        json!({"used": n.used, "warned": n.warned, "exhausted": n.exhausted}),
+                    )
+                })
+                .collect();
+            apps.insert(
+                app.name.clone(),
+                json!({
+                    "token": c.token.as_ref().map(|t| json!({
+                        "value": t.value.expose(),
+                        "expires_at_ms": t.expires_at,
+                        "refresh_at_ms": t.refresh_at,
+                    })),
+                    "refresh_token": c.refresh_token.as_ref().map(Secret::expose),
+                    "quota": {"day": app.quota.day, "paths": paths},
+                    "blocked": app.blocked.as_ref().map(|(until, code)| json!({"until_ms": until, "code": code})),
+                    "forced": {"day": c.forced_day, "count": c.forced_count, "last_ms": c.last_forced_ms},
+                }),
+            );
+        }
+        let circuits: Map<String, Value> = self
+            .circuits
+            .hosts
+            .iter()
+            .map(|(h, c)| {
+                (
+                    h.clone(),
+                    json!({"failures": c.failures, "open_until_ms": c.open_until}),
+                )
+            })
+            .collect();
+        json!({"version": STATE_VERSION, "apps": apps, "circuits": circuits}).to_string()
+    }
+
+    /// A new engine from `config` carrying on from an exported state. State
+    /// of apps no longer configured is dropped.
+    pub fn restore(config: Config, state: &str, now_ms: u64) -> Result<Engine, ConfigError> {
+        let v: Value = serde_json::from_str(state)
+            .map_err(|e| ConfigError::new("state", format!("not JSON: {e}")))?;
+        match v.get("version").and_then(Value::as_u64) {
+            Some(STATE_VERSION) => {}
+            Some(other) => return Err(ConfigError::new(
+                "state.version",
+                format!(
+                    "unsupported state version {other} (this engine reads version {STATE_VERSION})"
+                ),
+            )),
+            None => return Err(ConfigError::new("state.version", "missing")),
+        }
+        let mut e = Engine::new(config, now_ms)?;
+        let bad = |f: String| ConfigError::new(f, "malformed");
+        if let Some(apps) = v.get("apps").and_then(Value::as_object) {
+            for (name, s) in apps {
+                let Some(&a) = e.by_name.get(name) else {
+                    continue;
+                };
+                let at = |f: &str| format!("state.apps.{name}.{f}");
+                if let Some(t) = s.get("token").filter(|t| !t.is_null()) {
+                    let value = t
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad(at("token.value")))?;
+                    let expires_at = t
+                        .get("expires_at_ms")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| bad(at("token.expires_at_ms")))?;
+                    let refresh_at = t.get("refresh_at_ms").and_then(Value::as_u64);
+                    let cred = &mut e.apps[a].cred;
+                    cred.token = Some(Token {
+                        value: Secret::new(value),
+                        expires_at,
+                        refresh_at,
+                    });
+                    cred.gen += 1;
+                    if let Some(r) = refresh_at {
+                        e.timer(r, Timer::Refresh(a));
+                    }
+                }
+                if let Some(r) = s.get("refresh_token").and_then(Value::as_str) {
+                    e.apps[a].cred.refresh_token = Some(Secret::new(r));
+                }
+                if let Some(q) = s.get("quota") {
+                    let app = &mut e.apps[a];
+                    app.quota.day = q.get("day").and_then(Value::as_u64).unwrap_or(0);
+                    if let Some(paths) = q.get("paths").and_then(Value::as_object) {
+                        for (p, n) in paths {
+                            app.quota.paths.insert(
+                                p.clone(),
+                                PathCount {
+                                    used: n
+                                        .get("used")
+                                        .and_then(Value::as_u64)
+                                        .ok_or_else(|| bad(at("quota")))?,
+                                    warned: n.get("warned").and_then(Value::as_u64).unwrap_or(0)
+                                        as u8,
+                                    exhausted: n
+                                        .get("exhausted")
+                                        .and_then(Value::as_bool)
+                                        .unwrap_or(false),
+                                },
+                            );
+                        }
+                    }
+                    app.quota.roll(now_ms);
+                }
+                if let Some(b) = s.get("blocked").filter(|b| !b.is_null()) {
+                    let until = b
+                        .get("until_ms")
+                        .and_then(Value::as_u64)
+                        .ok_or_else(|| bad(at("blocked.until_ms")))?;
+                    let code = b
+                        .get("code")
+                        .cloned()
+                        .and_then(|c| serde_json::from_value::<Code>(c).ok());
+                    e.apps[a].blocked = Some((until, code));
+                }
+                if let Some(f) = s.get("forced") {
+                    let cred = &mut e.apps[a].cred;
+                    cred.forced_day = f.get("day").and_then(Value::as_u64).unwrap_or(0);
+                    cred.forced_count = f.get("count").and_then(Value::as_u64).unwrap_or(0) as u32;
+                    cred.last_forced_ms = f.get("last_ms").and_then(Value::as_u64);
+                }
+            }
+        }
+        if let Some(circuits) = v.get("circuits").and_then(Value::as_object) {
+            for (host, c) in circuits {
+                e.circuits.hosts.insert(
+                    host.clone(),
+                    Circuit {
+                        failures: c.get("failures").and_then(Value::as_u64).unwrap_or(0) as u32,
+                        open_until: c.get("open_until_ms").and_then(Value::as_u64),
+                        probing: false,
+                    },
+                );
+            }
+        }
+        Ok(e)
+    }
+}

@@ -1,0 +1,186 @@
+//! Fleet mode: the credential shared through a store the host runs (Redis).
+//!
+//! Read-through `get`; on a miss, a token due for refresh, or the token a
+//! call reported invalid: take the lease (`lock`, set-if-absent with a TTL),
+//! read again (double check: another process may have refreshed meanwhile),
+//! fetch over HTTP, `set`, `unlock`. A process that loses the lease keeps
+//! using a still-valid token and re-reads the store every `store_poll_ms`;
+//! a lease whose holder died expires after `lease_ms`. Any store failure
+//! falls back to a local fetch with a `StoreUnavailable` event, so no call
+//! waits on a broken store.
+//!
+//! Keys (after `store_prefix`): `token:{platform}:{app}:{endpoint}`,
+//! `lock:…` with the same suffix, `quota:{…}:{day}:{path}`. Values are
+//! versioned JSON holding tokens and counters, never secrets.
+
+use crate::config::Secret;
+use crate::credential::{Fetch, Source, Token};
+use crate::engine::{Engine, StorePurpose, Timer};
+use crate::output::{Event, StoreCommand, StoreResult};
+use serde_json::json;
+
+pub(crate) fn token_key(e: &Engine, a: usize) -> String {
+    format!("{}token:{}", e.cfg.store_prefix, e.apps[a].store_id)
+}
+
+fn lock_key(e: &Engine, a: usize) -> String {
+    format!("{}lock:{}", e.cfg.store_prefix, e.apps[a].store_id)
+}
+
+/// The stored form of a token.
+pub(crate) fn token_value(t: &Token, refresh_token: Option<&Secret>) -> String {
+    json!({
+        "v": 1,
+        "token": t.value.expose(),
+        "expires_at_ms": t.expires_at,
+        "refresh_at_ms": t.refresh_at,
+        "refresh_token": refresh_token.map(Secret::expose),
+    })
+    .to_string()
+}
+
+struct Stored {
+    token: Secret,
+    expires_at: u64,
+    refresh_at: Option<u64>,
+    refresh_token: Option<Secret>,
+}
+
+fn parse(value: &str) -> Option<Stored> {
+    let v: serde_json::Value = serde_json::from_str(value).ok()?;
+    if v.get("v")?.as_u64()? != 1 {
+        return None;
+    }
+    Some(Stored {
+        token: Secret::new(v.get("token")?.as_str()?),
+        expires_at: v.get("expires_at_ms")?.as_u64()?,
+        refresh_at: v.get("refresh_at_ms").and_then(|x| x.as_u64()),
+        refresh_token: v
+            .get("refresh_token")
+            .and_then(|x| x.as_str())
+            .map(Secret::new),
+    })
+}
+
+impl Engine {
+    /// Step one: read the shared token.
+    pub(crate) fn fleet_read(&mut self, a: usize, _now: u64) {
+        let key = token_key(self, a);
+        self.apps[a].cred.fetch = Fetch::Store;
+        self.store(StoreCommand::Get { key }, StorePurpose::Read(a));
+    }
+
+    pub(crate) fn fleet_unlock(&mut self, a: usize) {
+        self.apps[a].cred.lock_held = false;
+        let key = lock_key(self, a);
+        let owner = self.owner.clone();
+        self.store(StoreCommand::Unlock { key, owner }, StorePurpose::Write(a));
+    }
+
+    /// A stored token this process can use instead of fetching.
+    fn usable(&self, a: usize, s: &Stored, now: u64) -> bool {
+        now < s.expires_at
+            && s.refresh_at.is_none_or(|r| now < r)
+            && self.apps[a].cred.failed.as_ref() != Some(&s.token)
+    }
+
+    fn store_failed(&mut self, a: usize, op: &'static str, message: String) {
+        let app = self.apps[a].name.clone();
+        self.event(Event::StoreUnavailable { app, op, message });
+    }
+
+    pub(crate) fn on_store_result(&mut self, p: StorePurpose, result: StoreResult, now: u64) {
+        match p {
+            StorePurpose::Read(a) | StorePurpose::Recheck(a) => {
+                let recheck = matches!(p, StorePurpose::Recheck(_));
+                self.apps[a].cred.fetch = Fetch::Idle;
+                let value = match result {
+                    StoreResult::Value(v) => v,
+                    StoreResult::Failed(m) => {
+                        self.store_failed(a, "get", m);
+                        return self.http_fetch(a, now, false);
+                    }
+                    other => {
+                        self.store_failed(a, "get", format!("unexpected answer {other:?}"));
+                        return self.http_fetch(a, now, false);
+                    }
+                };
+                if let Some(s) = value
+                    .as_deref()
+                    .and_then(parse)
+                    .filter(|s| self.usable(a, s, now))
+                {
+                    if s.refresh_token.is_some() {
+                        self.apps[a].cred.refresh_token = s.refresh_token;
+                    }
+                    self.adopt(
+                        a,
+                        s.token,
+                        s.expires_at,
+                        s.refresh_at,
+                        Source::Store,
+                        now,
+                        now,
+                    );
+                    if recheck {
+                        self.fleet_unlock(a);
+                    }
+                } else if recheck {
+                    self.http_fetch(a, now, false);
+                } else {
+                    let key = lock_key(self, a);
+                    let owner = self.owner.clone();
+                    self.apps[a].cred.fetch = Fetch::Store;
+                    self.store(
+                        StoreCommand::Lock {
+                            key,
+                            owner,
+                            ttl_ms: self.cfg.lease_ms,
+                        },
+                        StorePurpose::Lock(a),
+                    );
+                }
+            }
+            StorePurpose::Lock(a) => {
+                self.apps[a].cred.fetch = Fetch::Idle;
+                match result {
+                    StoreResult::Locked(true) => {
+                        self.apps[a].cred.lock_held = true;
+                        self.apps[a].cred.fetch = Fetch::Store;
+                        let key = token_key(self, a);
+                        self.store(StoreCommand::Get { key }, StorePurpose::Recheck(a));
+                    }
+                    StoreResult::Locked(false) => {
+                        let until = now + self.cfg.store_poll_ms;
+                        self.apps[a].cred.fetch = Fetch::Polling { until };
+                        self.timer(until, Timer::Fetch(a));
+                    }
+                    StoreResult::Failed(m) => {
+                        self.store_failed(a, "lock", m);
+                        self.http_fetch(a, now, false);
+                    }
+                    other => {
+                        self.store_failed(a, "lock", format!("unexpected answer {other:?}"));
+                        self.http_fetch(a, now, false);
+                    }
+                }
+            }
+            StorePurpose::Write(a) => {
+                if let StoreResult::Failed(m) = result {
+                    self.store_failed(a, "set", m);
+                }
+            }
+            StorePurpose::QuotaIncr(a, path) => match result {
+                StoreResult::Count(n) => {
+                    let app = &mut self.apps[a];
+                    app.quota.roll(now);
+                    let limit = app.limit(&path);
+                    let crossings = app.quota.record(&path, n.max(0) as u64, limit);
+                    self.quota_events(a, &path, crossings, now);
+                }
+                StoreResult::Failed(m) => self.store_failed(a, "incr_by", m),
+                _ => {}
+            },
+        }
+    }
+}
