@@ -274,18 +274,19 @@ pub(crate) fn resolve(
                 format!("`{name}` is not one of {known:?}"),
             )
         })?;
-        let path =
-            match (&a.token_path, &spec.path) {
-                (Some(tp), _) => check_path(&at("token_path"), tp)?,
-                (None, Some(pp)) => pp.as_str().into(),
-                (None, None) => return Err(ConfigError::new(
+        let path = match (&a.token_path, &spec.path) {
+            (Some(tp), _) => check_path(&at("token_path"), tp)?,
+            (None, Some(pp)) => pp.as_str().into(),
+            (None, None) => {
+                return Err(ConfigError::new(
                     at("token_path"),
                     format!(
                         "required for platform `{}`: its public documentation gives no token path",
                         p.name
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Some(Endpoint { spec, path })
     };
     let refresh = match (&rt.refresh, &a.refresh_path) {
@@ -362,6 +363,24 @@ pub(crate) fn resolve(
         cfg.rate_limit.as_ref(),
         a.rate_limit.as_ref(),
     ]);
+    for (name, zero) in [
+        ("per_minute", rates.per_minute == Some(0)),
+        ("concurrency", rates.concurrency == Some(0)),
+    ] {
+        if zero {
+            // A zero limit would hold every call forever.
+            let at_app = a.rate_limit.is_some();
+            let field = if at_app {
+                at(&format!("rate_limit.{name}"))
+            } else {
+                format!("rate_limit.{name}")
+            };
+            return Err(ConfigError::new(
+                field,
+                "must be at least 1 (omit it for no limit)",
+            ));
+        }
+    }
     let endpoint_name = a
         .token_endpoint
         .clone()

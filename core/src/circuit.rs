@@ -64,6 +64,14 @@ impl Circuits {
         })
     }
 
+    /// A failure that says nothing of reachability (reset, tls) still ends a
+    /// probe: the next request may probe again.
+    pub(crate) fn end_probe(&mut self, host: &str) {
+        if let Some(c) = self.hosts.get_mut(host) {
+            c.probing = false;
+        }
+    }
+
     /// A dns/connect/timeout failure.
     pub(crate) fn on_failure(
         &mut self,

@@ -272,15 +272,7 @@ impl Config {
         let de = &mut serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            // serde's messages for unknown fields quote the offending name,
-            // never a value, so they cannot echo a secret.
-            let message = if inner.is_data() || inner.is_syntax() || inner.is_eof() {
-                strip_position(&inner.to_string())
-            } else {
-                inner.to_string()
-            };
-            ConfigError::new(if path == "." { "config".into() } else { path }, message)
+            config_error(path, e.into_inner().to_string())
         })
     }
 
@@ -288,19 +280,28 @@ impl Config {
     pub fn from_value(value: serde_json::Value) -> Result<Config, ConfigError> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            ConfigError::new(
-                if path == "." { "config".into() } else { path },
-                e.into_inner().to_string(),
-            )
+            config_error(path, e.into_inner().to_string())
         })
     }
 }
 
-fn strip_position(msg: &str) -> String {
-    match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
+fn config_error(path: String, message: String) -> ConfigError {
+    let field = if path == "." || path.is_empty() {
+        "config".to_string()
+    } else {
+        path
+    };
+    // serde quotes a wrongly typed value in its message; at a secret's
+    // place that value may be the secret itself.
+    let message = if field.ends_with("secret") {
+        "must be a string".to_string()
+    } else {
+        match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        }
+    };
+    ConfigError::new(field, message)
 }
 
 #[cfg(test)]

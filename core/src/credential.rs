@@ -36,8 +36,8 @@ pub(crate) enum Fetch {
     Store,
     /// Lost the lease: re-read the store at `until`.
     Polling { until: u64 },
-    /// The token endpoint failed: try again at `until`.
-    Backoff { until: u64 },
+    /// The token endpoint failed: try again at `until` (forced again if it was).
+    Backoff { until: u64, forced: bool },
 }
 
 /// One app's credential state.
@@ -58,6 +58,8 @@ pub(crate) struct Cred {
     pub(crate) forced_day: u64,
     pub(crate) forced_count: u32,
     pub(crate) last_forced_ms: Option<u64>,
+    /// `last_forced_ms` before the forced fetch in flight (given back if it never left).
+    pub(crate) prev_forced_ms: Option<u64>,
     /// Fleet mode: this process holds the lease.
     pub(crate) lock_held: bool,
     /// A bit per host that failed the current fetch at the transport level.
@@ -75,7 +77,7 @@ impl Cred {
 
     pub(crate) fn waits_until(&self) -> Option<u64> {
         match self.fetch {
-            Fetch::Polling { until } | Fetch::Backoff { until } => Some(until),
+            Fetch::Polling { until } | Fetch::Backoff { until, .. } => Some(until),
             _ => None,
         }
     }
@@ -100,7 +102,9 @@ impl Cred {
             return Err(quota::next_reset(now) - now);
         }
         match self.last_forced_ms {
-            Some(last) if now < last + min_interval_ms => Err(last + min_interval_ms - now),
+            Some(last) if now < last.saturating_add(min_interval_ms) => {
+                Err(last.saturating_add(min_interval_ms) - now)
+            }
             _ => Ok(()),
         }
     }
@@ -129,12 +133,10 @@ impl Engine {
 
     /// A `Fetch` timer: the end of a backoff or of a poll interval.
     pub(crate) fn resume_fetch(&mut self, a: usize, now: u64) {
-        let polling = matches!(self.apps[a].cred.fetch, Fetch::Polling { .. });
-        self.apps[a].cred.fetch = Fetch::Idle;
-        if polling {
-            self.fleet_read(a, now);
-        } else {
-            self.http_fetch(a, now, false);
+        match std::mem::take(&mut self.apps[a].cred.fetch) {
+            Fetch::Polling { .. } => self.fleet_read(a, now),
+            Fetch::Backoff { forced, .. } => self.http_fetch(a, now, forced),
+            _ => {}
         }
     }
 
@@ -168,7 +170,7 @@ impl Engine {
             } {
                 let mut e = e;
                 e.retry_after_ms = Some(quota::next_reset(now) - now);
-                return self.token_fetch_failed(a, e, false, None, now);
+                return self.token_fetch_failed(a, e, false, None, forced, now);
             }
         }
         let app = &self.apps[a];
@@ -182,6 +184,7 @@ impl Engine {
         cred.fetch = Fetch::Http;
         if forced {
             cred.forced_count += 1;
+            cred.prev_forced_ms = cred.last_forced_ms;
             cred.last_forced_ms = Some(now);
         }
         self.circuits.on_send(&host_name, now);
@@ -281,7 +284,18 @@ impl Engine {
                         }
                     }
                 }
-                let expires_at = sent_at + expires_in.saturating_mul(1000);
+                // `expires_in` comes from the wire: saturate rather than trust it.
+                let expires_at = sent_at.saturating_add(expires_in.saturating_mul(1000));
+                if expires_at <= now {
+                    // Handing it out would send every waiting call straight
+                    // back for another fetch: a loop, not a token.
+                    let mut e = ApiError::new(
+                        ErrorKind::MalformedResponse,
+                        format!("token endpoint answered an already expired token (expires_in {expires_in})"),
+                    );
+                    e.http_status = Some(resp.status);
+                    return self.token_fetch_failed(a, e, false, None, forced, now);
+                }
                 self.adopt(
                     a,
                     value,
@@ -301,7 +315,7 @@ impl Engine {
                     format!("token endpoint answer lacks `{}`", ep.spec.token_field),
                 );
                 e.http_status = Some(resp.status);
-                self.token_fetch_failed(a, e, false, None, now);
+                self.token_fetch_failed(a, e, false, None, forced, now);
             }
             (None, failure) => {
                 let (e, _) = self.platform_error(
@@ -318,7 +332,7 @@ impl Engine {
                 }
                 let retryable = matches!(e.kind, ErrorKind::Busy | ErrorKind::RateLimited);
                 let wait = e.retry_after_ms;
-                self.token_fetch_failed(a, e, retryable, wait, now);
+                self.token_fetch_failed(a, e, retryable, wait, forced, now);
             }
         }
     }
@@ -345,11 +359,18 @@ impl Engine {
             ),
         );
         e.code = Some(crate::error::Code::Str(kind.as_str().to_string()));
-        // An unforced token fetch is harmless to repeat; a forced one spends
-        // one of the day's 20 unless it provably never left.
+        // An unforced token fetch is harmless to repeat. A forced one that
+        // provably never left did not count with the platform: give the
+        // day's allowance back and repeat it. One that may have arrived is
+        // not repeated.
+        if forced && kind.never_left() {
+            let cred = &mut self.apps[a].cred;
+            cred.forced_count = cred.forced_count.saturating_sub(1);
+            cred.last_forced_ms = cred.prev_forced_ms;
+        }
         let retryable = !forced || kind.never_left();
         let wait = (kind.counts_for_circuit() && self.apps[a].hosts.len() > 1).then_some(0);
-        self.token_fetch_failed(a, e, retryable, wait, now);
+        self.token_fetch_failed(a, e, retryable, wait, forced, now);
     }
 
     /// The token endpoint failed: retry with backoff, or give up and fail
@@ -360,23 +381,26 @@ impl Engine {
         e: ApiError,
         retryable: bool,
         wait: Option<u64>,
+        forced: bool,
         now: u64,
     ) {
-        if self.apps[a].cred.lock_held {
-            self.fleet_unlock(a);
-        }
         let cred = &mut self.apps[a].cred;
         if retryable && cred.attempts + 1 < self.cfg.retry.max_attempts {
+            // Fleet mode keeps the lease across retries, so no other process
+            // fetches meanwhile and the result is still published.
             cred.attempts += 1;
             let next = cred.attempts + 1;
             let delay =
                 wait.unwrap_or_else(|| policy::backoff_ms(&self.cfg.retry, next, &mut self.rng));
             if delay == 0 {
-                return self.http_fetch(a, now, false);
+                return self.http_fetch(a, now, forced);
             }
             let until = now + delay;
-            self.apps[a].cred.fetch = Fetch::Backoff { until };
+            self.apps[a].cred.fetch = Fetch::Backoff { until, forced };
             return self.timer(until, Timer::Fetch(a));
+        }
+        if self.apps[a].cred.lock_held {
+            self.fleet_unlock(a);
         }
         let cred = &mut self.apps[a].cred;
         cred.attempts = 0;
@@ -426,7 +450,8 @@ impl Engine {
                 .max(now + 1000);
         }
         let lifetime = expires_at.saturating_sub(sent_at);
-        expires_at - self.cfg.refresh_margin_ms.min(lifetime / 2)
+        // Never in the past: a slow answer must not start refresh after refresh.
+        (expires_at - self.cfg.refresh_margin_ms.min(lifetime / 2)).max(now + 1000)
     }
 
     /// Caches a token and releases the calls waiting for it.
@@ -499,7 +524,7 @@ impl Engine {
         let ttl_ms = t.expires_at.saturating_sub(now).max(1);
         self.store(
             StoreCommand::Set { key, value, ttl_ms },
-            crate::engine::StorePurpose::Write(a),
+            crate::engine::StorePurpose::Write(a, "set"),
         );
         self.fleet_unlock(a);
     }

@@ -73,8 +73,20 @@ pub(crate) enum StorePurpose {
     Read(usize),
     Lock(usize),
     Recheck(usize),
-    Write(usize),
+    Write(usize, &'static str),
     QuotaIncr(usize, String),
+}
+
+/// Times beyond this (about the year 287,000) are taken as this, so that no
+/// sum of a time and a (bounded) duration can overflow.
+pub(crate) const MAX_TIME_MS: u64 = 1 << 53;
+/// The longest duration a configuration or profile may set (about 35 years).
+pub(crate) const MAX_DURATION_MS: u64 = 1 << 40;
+/// The longest wait a platform's `Retry-After` may impose.
+const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
+
+fn clamp(now_ms: u64) -> u64 {
+    now_ms.min(MAX_TIME_MS)
 }
 
 /// The sans-IO engine. See the crate documentation for the run loop.
@@ -140,6 +152,22 @@ impl Engine {
         if config.retry.max_attempts == 0 {
             return Err(ConfigError::new("retry.max_attempts", "must be at least 1"));
         }
+        for (field, ms) in [
+            ("refresh_margin_ms", config.refresh_margin_ms),
+            ("lease_ms", config.lease_ms),
+            ("store_poll_ms", config.store_poll_ms),
+            ("timeout_ms", config.timeout_ms),
+            ("retry.base_delay_ms", config.retry.base_delay_ms),
+            ("retry.max_delay_ms", config.retry.max_delay_ms),
+            ("failover.cooldown_ms", config.failover.cooldown_ms),
+        ] {
+            if ms > MAX_DURATION_MS {
+                return Err(ConfigError::new(
+                    field,
+                    format!("{ms} ms is beyond the longest allowed ({MAX_DURATION_MS} ms)"),
+                ));
+            }
+        }
         let mut rng = Rng::new(config.seed);
         let owner = config
             .instance_id
@@ -168,6 +196,7 @@ impl Engine {
 
     /// Submits a call. Never fails: a bad call completes with an error `Done`.
     pub fn submit(&mut self, call: Call, now_ms: u64) -> CallId {
+        let now_ms = clamp(now_ms);
         self.advance(now_ms);
         let id = self.next_call;
         self.next_call += 1;
@@ -218,6 +247,7 @@ impl Engine {
     /// The next output. Drain until [`Output::Idle`], then call again at
     /// `wake_at_ms` or after the next input.
     pub fn poll_output(&mut self, now_ms: u64) -> Output {
+        let now_ms = clamp(now_ms);
         if let Some(o) = self.out.pop_front() {
             return o;
         }
@@ -243,6 +273,7 @@ impl Engine {
 
     /// Feeds the answer to a `Send`. Unknown ids are ignored.
     pub fn handle_response(&mut self, request_id: u64, response: HttpResponse, now_ms: u64) {
+        let now_ms = clamp(now_ms);
         self.advance(now_ms);
         match self.requests.remove(&request_id) {
             Some(Purpose::Call { call, host, gen }) => {
@@ -266,6 +297,7 @@ impl Engine {
         kind: TransportErrorKind,
         now_ms: u64,
     ) {
+        let now_ms = clamp(now_ms);
         self.advance(now_ms);
         match self.requests.remove(&request_id) {
             Some(Purpose::Call { call, host, .. }) => {
@@ -280,6 +312,7 @@ impl Engine {
 
     /// Feeds the result of a `Store` operation. Unknown ids are ignored.
     pub fn handle_store_result(&mut self, op_id: u64, result: StoreResult, now_ms: u64) {
+        let now_ms = clamp(now_ms);
         self.advance(now_ms);
         if let Some(p) = self.store_ops.remove(&op_id) {
             self.on_store_result(p, result, now_ms);
@@ -506,14 +539,21 @@ impl Engine {
 
     /// Builds and emits the request of a call that may go now.
     fn send_call(&mut self, id: CallId, now: u64) {
+        let a = self.calls[&id].app;
+        if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+            // Callers check first; this keeps the secret out of a token's place regardless.
+            self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
+            self.apps[a].cred.waiting.push(id);
+            return self.start_fetch(a, now);
+        }
         let req = self.next_request_id();
         let c = self.calls.get_mut(&id).expect("call");
         let a = c.app;
         let app = &mut self.apps[a];
         let host = self.circuits.choose(&app.hosts, now, c.failed_hosts);
         let (gen, token) = match (&app.token, app.cred.valid(now)) {
-            (Some(_), Some(t)) => (app.cred.gen, Some(t.value.expose().to_string())),
-            _ => (0, None),
+            (Some(_), Some(t)) => (app.cred.gen, t.value.expose().to_string()),
+            _ => (0, app.secret.expose().to_string()), // a static credential
         };
         let mut headers = Vec::with_capacity(2);
         if let Some(b) = &c.call.body {
@@ -524,7 +564,7 @@ impl Engine {
             &app.hosts[host],
             &c.call.path,
             &c.call.query,
-            token.as_deref(),
+            &token,
             &mut headers,
         );
         let failover = match c.last_host {
@@ -584,13 +624,7 @@ impl Engine {
         let crossings = app.quota.record(path, used, limit);
         self.quota_events(a, path, crossings, now);
         if self.cfg.store == StoreMode::External && limit.is_some() {
-            let key = format!(
-                "{}quota:{}:{}:{}",
-                self.cfg.store_prefix,
-                self.apps[a].store_id,
-                quota::day_of(now),
-                path
-            );
+            let key = self.quota_key(a, path, now);
             let ttl_ms = quota::next_reset(now) - now;
             self.store(
                 StoreCommand::IncrBy {
@@ -601,6 +635,14 @@ impl Engine {
                 StorePurpose::QuotaIncr(a, path.to_string()),
             );
         }
+    }
+
+    fn quota_key(&self, a: usize, path: &str, now: u64) -> String {
+        let day = quota::day_of(now);
+        format!(
+            "{}quota:{}:{day}:{path}",
+            self.cfg.store_prefix, self.apps[a].store_id
+        )
     }
 
     pub(crate) fn quota_events(
@@ -647,10 +689,13 @@ impl Engine {
         kind: TransportErrorKind,
         now: u64,
     ) {
+        let name = self.apps[a].hosts[host].clone();
         if !kind.counts_for_circuit() {
+            // Not a reachability failure, but a probe it ended must not stay
+            // "in flight", or the host would never be tried again.
+            self.circuits.end_probe(&name);
             return;
         }
-        let name = self.apps[a].hosts[host].clone();
         if let Some(e) = self.circuits.on_failure(&name, now, &self.cfg.failover) {
             self.event(e);
         }
@@ -694,7 +739,7 @@ impl Engine {
                     let header = resp
                         .header("retry-after")
                         .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| s * 1000);
+                        .map(|s| s.saturating_mul(1000).min(MAX_RETRY_AFTER_MS));
                     e.retry_after_ms = Some(match rule {
                         Some(ErrorRule {
                             retry_after: Some(RetryAfter::NextMinute),
@@ -736,6 +781,31 @@ impl Engine {
         if let Verdict::Success { json } = verdict {
             let path = &self.calls[&id].call.path;
             if rt.profile.clear_quota_paths.iter().any(|p| p == path) {
+                if self.cfg.store == StoreMode::External {
+                    // The shared counters too, or the next incr_by brings the old totals back.
+                    let app = &self.apps[a];
+                    let mut paths: Vec<String> = app
+                        .quota
+                        .paths
+                        .keys()
+                        .filter(|p| app.limit(p).is_some())
+                        .cloned()
+                        .collect();
+                    paths.sort();
+                    for p in paths {
+                        let key = self.quota_key(a, &p, now);
+                        let ttl_ms = quota::next_reset(now) - now;
+                        let purpose = StorePurpose::Write(a, "set");
+                        self.store(
+                            StoreCommand::Set {
+                                key,
+                                value: "0".into(),
+                                ttl_ms,
+                            },
+                            purpose,
+                        );
+                    }
+                }
                 self.apps[a].quota.paths.clear();
                 let name = self.apps[a].name.clone();
                 self.event(Event::QuotaCleared { app: name });

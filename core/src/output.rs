@@ -129,7 +129,7 @@ impl StoreCommand {
 }
 
 /// The host's answer to a [`StoreOp`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreResult {
     /// `get`: the value, or none.
     Value(Option<String>),
@@ -141,6 +141,32 @@ pub enum StoreResult {
     Count(i64),
     /// The store failed; the engine falls back to local behaviour.
     Failed(String),
+}
+
+impl StoreResult {
+    /// `value`, `ok`, `locked`, `count`, `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreResult::Value(_) => "value",
+            StoreResult::Ok => "ok",
+            StoreResult::Locked(_) => "locked",
+            StoreResult::Count(_) => "count",
+            StoreResult::Failed(_) => "failed",
+        }
+    }
+}
+
+impl fmt::Debug for StoreResult {
+    // A stored value holds tokens: show its size only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreResult::Value(v) => write!(f, "Value({:?} bytes)", v.as_ref().map(String::len)),
+            StoreResult::Ok => f.write_str("Ok"),
+            StoreResult::Locked(b) => write!(f, "Locked({b})"),
+            StoreResult::Count(n) => write!(f, "Count({n})"),
+            StoreResult::Failed(m) => write!(f, "Failed({m:?})"),
+        }
+    }
 }
 
 /// Events for logs and metrics. They name apps, hosts and paths; never tokens or secrets.

@@ -49,7 +49,8 @@ pub struct EnvelopeFields {
 }
 
 impl EnvelopeFields {
-    pub(crate) fn default_for(d: Dialect) -> Self {
+    /// The field names a dialect uses unless a profile says otherwise.
+    pub fn default_for(d: Dialect) -> Self {
         let (code, message, sub, status) = match d {
             Dialect::Errcode => ("errcode", "errmsg", None, None),
             Dialect::Code => ("code", "message", None, None),

@@ -41,7 +41,8 @@ impl QuotaState {
     /// Drops yesterday's counters.
     pub(crate) fn roll(&mut self, now_ms: u64) {
         let day = day_of(now_ms);
-        if day != self.day {
+        // `>`: a clock stepping back across midnight must not wipe today's counts.
+        if day > self.day {
             self.day = day;
             self.paths.clear();
         }
@@ -61,7 +62,8 @@ impl QuotaState {
         let mut out = Vec::new();
         if let Some(limit) = limit.filter(|&l| l > 0) {
             for pct in [80u8, 95] {
-                if p.warned < pct && p.used * 100 >= limit * pct as u64 {
+                // u128: a configured limit near u64::MAX must not overflow.
+                if p.warned < pct && p.used as u128 * 100 >= limit as u128 * pct as u128 {
                     p.warned = pct;
                     out.push(Crossing::Warn(pct));
                 }
@@ -112,5 +114,6 @@ mod tests {
         ));
         assert!(q.refused("/p", Some(10)));
         assert!(!q.refused("/other", Some(10)));
+        assert!(q.record("/big", u64::MAX, Some(u64::MAX)).len() == 3);
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn call_request(
     host: &str,
     path: &str,
     query: &[(String, String)],
-    token: Option<&str>,
+    token: &str,
     headers: &mut Vec<(String, String)>,
 ) -> String {
     let mut url = String::with_capacity(host.len() + path.len() + 160);
@@ -41,7 +41,6 @@ pub(crate) fn call_request(
     url.push_str(path);
     let mut first = true;
     let pl = &app.placement;
-    let token = token.unwrap_or(app.secret.expose());
     match pl.location {
         PlacementIn::Query => {
             if pl.prefix.is_empty() {

@@ -66,12 +66,14 @@ impl Engine {
             .map_err(|e| ConfigError::new("state", format!("not JSON: {e}")))?;
         match v.get("version").and_then(Value::as_u64) {
             Some(STATE_VERSION) => {}
-            Some(other) => return Err(ConfigError::new(
-                "state.version",
-                format!(
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "state.version",
+                    format!(
                     "unsupported state version {other} (this engine reads version {STATE_VERSION})"
                 ),
-            )),
+                ))
+            }
             None => return Err(ConfigError::new("state.version", "missing")),
         }
         let mut e = Engine::new(config, now_ms)?;

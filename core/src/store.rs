@@ -74,7 +74,10 @@ impl Engine {
         self.apps[a].cred.lock_held = false;
         let key = lock_key(self, a);
         let owner = self.owner.clone();
-        self.store(StoreCommand::Unlock { key, owner }, StorePurpose::Write(a));
+        self.store(
+            StoreCommand::Unlock { key, owner },
+            StorePurpose::Write(a, "unlock"),
+        );
     }
 
     /// A stored token this process can use instead of fetching.
@@ -101,7 +104,11 @@ impl Engine {
                         return self.http_fetch(a, now, false);
                     }
                     other => {
-                        self.store_failed(a, "get", format!("unexpected answer {other:?}"));
+                        self.store_failed(
+                            a,
+                            "get",
+                            format!("unexpected `{}` answer", other.name()),
+                        );
                         return self.http_fetch(a, now, false);
                     }
                 };
@@ -160,14 +167,18 @@ impl Engine {
                         self.http_fetch(a, now, false);
                     }
                     other => {
-                        self.store_failed(a, "lock", format!("unexpected answer {other:?}"));
+                        self.store_failed(
+                            a,
+                            "lock",
+                            format!("unexpected `{}` answer", other.name()),
+                        );
                         self.http_fetch(a, now, false);
                     }
                 }
             }
-            StorePurpose::Write(a) => {
+            StorePurpose::Write(a, op) => {
                 if let StoreResult::Failed(m) = result {
-                    self.store_failed(a, "set", m);
+                    self.store_failed(a, op, m);
                 }
             }
             StorePurpose::QuotaIncr(a, path) => match result {
