@@ -1,0 +1,109 @@
+//! Criterion benchmarks: the full call cycle (submit → Send → 1 KB JSON
+//! reply → Done → Idle) with a cached token, and envelope classification.
+//!
+//!     cargo bench -p wxcore --bench engine
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use wxcore::envelope::{classify, Verdict};
+use wxcore::profile::{Dialect, EnvelopeFields};
+use wxcore::{Call, Config, Engine, HttpResponse, Output};
+
+const NOW: u64 = 1_700_000_000_000;
+
+/// A realistic ~1 KB user-info reply.
+fn reply_1k() -> Vec<u8> {
+    let mut s = String::from(
+        r#"{"subscribe":1,"openid":"o6_bmjrPTlm6_2sgVt7hMZOPfL2M","language":"zh_CN","subscribe_time":1382694957,"unionid":"o6_bmasdasdsad6_2sgVt7hMZOPfL","remark":"","groupid":0,"tagid_list":[128,2],"subscribe_scene":"ADD_SCENE_QR_CODE","qr_scene":98765,"qr_scene_str":"","nickname":"Band","sex":1,"city":"Guangzhou","province":"Guangdong","country":"China","headimgurl":"http://thirdwx.qlogo.cn/mmopen/g3MonUZtNHkdmzicIlibx6iaFqAc56vxLSUfpb6n5WKSYVY0ChQKkiaJSgQ1dZuTOgvLLrhJbERQQ4eMsv84eavHiaiceqxibJxCfHe/0","privilege":[],"notes":""#,
+    );
+    while s.len() < 1000 {
+        s.push('x');
+    }
+    s.push_str(r#""}"#);
+    s.into_bytes()
+}
+
+fn engine_with_token() -> Engine {
+    let config = Config::from_json(
+        r#"{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wx123","secret":"s"}],"quota":{"mode":"enforce","limits":{"/cgi-bin/user/info":1000000000000000}}}"#,
+    )
+    .unwrap();
+    let state = format!(
+        r#"{{"version":1,"apps":{{"oa":{{"token":{{"value":"TOKEN","expires_at_ms":{},"refresh_at_ms":{}}}}}}}}}"#,
+        NOW + 7_000_000,
+        NOW + 3_600_000
+    );
+    Engine::restore(config, &state, NOW).unwrap()
+}
+
+fn full_cycle(c: &mut Criterion) {
+    let body = reply_1k();
+    let mut engine = engine_with_token();
+    c.bench_function("full_cycle_get_1k_json", |b| {
+        b.iter(|| {
+            engine.submit(
+                Call::get("oa", "/cgi-bin/user/info")
+                    .query("openid", "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"),
+                NOW,
+            );
+            let Output::Send(req) = engine.poll_output(NOW) else {
+                panic!("expected Send")
+            };
+            let resp = HttpResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: body.clone(),
+            };
+            engine.handle_response(req.id, resp, NOW);
+            let Output::Done(done) = engine.poll_output(NOW) else {
+                panic!("expected Done")
+            };
+            black_box(done);
+            let Output::Idle { .. } = engine.poll_output(NOW) else {
+                panic!("expected Idle")
+            };
+        })
+    });
+}
+
+fn envelopes(c: &mut Criterion) {
+    let ok = HttpResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: reply_1k(),
+    };
+    let fail = HttpResponse::json(
+        r#"{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}"#,
+    );
+    let fields = EnvelopeFields::default_for(Dialect::Errcode);
+    c.bench_function("envelope_errcode_success_1k", |b| {
+        b.iter(|| {
+            assert!(matches!(
+                classify(Dialect::Errcode, &fields, black_box(&ok)),
+                Verdict::Success { json: true }
+            ))
+        })
+    });
+    c.bench_function("envelope_errcode_failure", |b| {
+        b.iter(|| {
+            assert!(matches!(
+                classify(Dialect::Errcode, &fields, black_box(&fail)),
+                Verdict::Failure { .. }
+            ))
+        })
+    });
+    let jf = EnvelopeFields::default_for(Dialect::Jing);
+    let jing = HttpResponse::json(
+        r#"{"code":20001,"msg":"授权权限不足","sub_msg":"访问令牌已过期","data":null}"#,
+    );
+    c.bench_function("envelope_jing_failure", |b| {
+        b.iter(|| {
+            assert!(matches!(
+                classify(Dialect::Jing, &jf, black_box(&jing)),
+                Verdict::Failure { .. }
+            ))
+        })
+    });
+}
+
+criterion_group!(benches, full_cycle, envelopes);
+criterion_main!(benches);
