@@ -229,6 +229,7 @@ fn main() {
         mass_sends: 0,
     };
     let user = || Call::get("oa", "/cgi-bin/user/info").query("openid", "o1");
+    let tags = || vec![("tags", Call::get("oa", "/cgi-bin/tags/get"))];
 
     println!(
         "— 08:59 the office opens: three requests at once need a token (one fetch serves all)"
@@ -271,38 +272,18 @@ fn main() {
         &mut now,
         vec![("user info", user())],
     );
-    run(
-        &mut engine,
-        &mut platform,
-        &mut now,
-        vec![("tags", Call::get("oa", "/cgi-bin/tags/get"))],
-    );
+    run(&mut engine, &mut platform, &mut now, tags());
 
     now += 120_000;
     println!("\n— after the cool-down the primary is probed again");
     platform.primary_down = false;
-    run(
-        &mut engine,
-        &mut platform,
-        &mut now,
-        vec![("tags", Call::get("oa", "/cgi-bin/tags/get"))],
-    );
+    run(&mut engine, &mut platform, &mut now, tags());
 
     println!(
         "\n— tags/get nears its daily quota (5 in this demo); the sixth call is refused locally"
     );
-    run(
-        &mut engine,
-        &mut platform,
-        &mut now,
-        vec![("tags", Call::get("oa", "/cgi-bin/tags/get"))],
-    );
-    run(
-        &mut engine,
-        &mut platform,
-        &mut now,
-        vec![("tags", Call::get("oa", "/cgi-bin/tags/get"))],
-    );
+    run(&mut engine, &mut platform, &mut now, tags());
+    run(&mut engine, &mut platform, &mut now, tags());
 
     println!(
         "\n— mass sends until the platform says 45009; the engine stops sending until midnight"

@@ -143,6 +143,10 @@ fn rt_for(profile: Profile) -> Result<ProfileRt, ConfigError> {
     })
 }
 
+/// Quota tables shared between apps with the same profile, tier and overrides.
+pub(crate) type LimitCache =
+    HashMap<(String, String, Vec<(String, u64)>), Arc<HashMap<String, u64>>>;
+
 /// Loads every profile the config can name: built-ins, then custom ones.
 pub(crate) fn load_profiles(cfg: &Config) -> Result<HashMap<String, Arc<ProfileRt>>, ConfigError> {
     let mut out = HashMap::new();
@@ -181,7 +185,7 @@ pub(crate) fn resolve(
     i: usize,
     a: &AppConfig,
     profiles: &HashMap<String, Arc<ProfileRt>>,
-    limit_cache: &mut HashMap<(String, String, Vec<(String, u64)>), Arc<HashMap<String, u64>>>,
+    limit_cache: &mut LimitCache,
 ) -> Result<App, ConfigError> {
     let at = |f: &str| format!("apps[{i}].{f}");
     if a.id.is_empty() {

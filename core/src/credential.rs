@@ -420,16 +420,19 @@ impl Engine {
             kind: e.kind,
             code: e.code.clone(),
         });
-        let waiting = std::mem::take(&mut self.apps[a].cred.waiting);
-        for id in waiting {
-            if self
-                .calls
-                .get(&id)
-                .is_some_and(|c| c.phase == crate::engine::Phase::NeedToken)
-            {
+        for id in std::mem::take(&mut self.apps[a].cred.waiting) {
+            if self.still_waiting(id) {
                 self.fail(id, e.clone());
             }
         }
+    }
+
+    /// Whether call `id` is still waiting for a token (a call may complete
+    /// or move on while its id sits in the waiting list, or sit there twice).
+    fn still_waiting(&self, id: CallId) -> bool {
+        self.calls
+            .get(&id)
+            .is_some_and(|c| c.phase == crate::engine::Phase::NeedToken)
     }
 
     /// When to refresh a token expiring at `expires_at`.
@@ -501,13 +504,8 @@ impl Engine {
             forced,
         });
         self.timer(refresh_at, Timer::Refresh(a));
-        let waiting = std::mem::take(&mut self.apps[a].cred.waiting);
-        for id in waiting {
-            if self
-                .calls
-                .get(&id)
-                .is_some_and(|c| c.phase == crate::engine::Phase::NeedToken)
-            {
+        for id in std::mem::take(&mut self.apps[a].cred.waiting) {
+            if self.still_waiting(id) {
                 self.calls.get_mut(&id).expect("call").phase = crate::engine::Phase::New;
                 self.dispatch(id, now);
             }
