@@ -201,15 +201,9 @@ impl Engine {
         let id = self.next_call;
         self.next_call += 1;
         let Some(&a) = self.by_name.get(&call.app) else {
+            self.next_call -= 1; // complete_now takes the id
             let msg = format!("no app `{}` is configured", call.app);
-            let mut e = ApiError::new(ErrorKind::Config, msg);
-            e.app = call.app.clone();
-            e.call_id = id;
-            self.out.push_back(Output::Done(Completion {
-                call_id: id,
-                result: Err(e),
-            }));
-            return id;
+            return self.complete_now(call.app, ApiError::new(ErrorKind::Config, msg), now_ms);
         };
         let problem = match call.parsed_method() {
             None => Some(format!("unsupported HTTP method `{}`", call.method)),
@@ -393,6 +387,20 @@ impl Engine {
                 Timer::Fetch(a) => self.resume_fetch(a, now),
             }
         }
+    }
+
+    /// A call that ends at once (a malformed call spec): it gets an id and its `Done`.
+    pub(crate) fn complete_now(&mut self, app: String, mut e: ApiError, now: u64) -> CallId {
+        self.advance(now);
+        let id = self.next_call;
+        self.next_call += 1;
+        e.app = app;
+        e.call_id = id;
+        self.out.push_back(Output::Done(Completion {
+            call_id: id,
+            result: Err(e),
+        }));
+        id
     }
 
     /// Completes a call with an error.

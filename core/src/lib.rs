@@ -99,6 +99,7 @@ mod request;
 mod rng;
 mod state;
 mod store;
+pub mod wire;
 
 pub use call::{Body, Call, CallId, Reply};
 pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};

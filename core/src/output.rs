@@ -313,20 +313,6 @@ pub enum Event {
     },
 }
 
-fn body_fields(map: &mut Map<String, Value>, body: &[u8]) {
-    match std::str::from_utf8(body) {
-        Ok(text) => {
-            map.insert("body".into(), Value::String(text.into()));
-        }
-        Err(_) => {
-            map.insert(
-                "body_base64".into(),
-                Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-            );
-        }
-    }
-}
-
 /// The canonical JSON form of an error (vectors, bindings' `toJSON`).
 pub fn error_to_json(e: &ApiError) -> Value {
     json!({
@@ -342,28 +328,98 @@ pub fn error_to_json(e: &ApiError) -> Value {
     })
 }
 
+fn push_str_json(out: &mut String, s: &str) {
+    // serde_json's string escaping, written straight into `out`.
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+fn push_body(out: &mut String, body: &[u8]) {
+    match std::str::from_utf8(body) {
+        Ok(text) => {
+            out.push_str(",\"body\":");
+            push_str_json(out, text);
+        }
+        Err(_) => {
+            out.push_str(",\"body_base64\":\"");
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(body));
+            out.push('"');
+        }
+    }
+}
+
 impl Output {
-    /// The canonical JSON form used by the conformance vectors:
-    /// `{"send": {…}}`, `{"store": {…}}`, `{"done": {…}}`, `{"event": {…}}`,
-    /// `{"idle": {"wake_at_ms": …}}`. It contains what the host needs to act,
-    /// tokens included, so treat it like the request itself.
-    pub fn to_json(&self) -> Value {
+    /// The canonical JSON form, shared by the conformance vectors and the
+    /// bindings: `{"send": {…}}`, `{"store": {…}}`, `{"done": {…}}`,
+    /// `{"event": {…}}`, `{"idle": {"wake_at_ms": …}}`. A successful JSON
+    /// reply is embedded as JSON (`"json": {…}`), so a host parses it once;
+    /// other bodies are `"body"` (UTF-8 text) or `"body_base64"`. It holds
+    /// what the host needs to act, tokens included: treat it like the request.
+    pub fn write_json(&self, out: &mut String) {
+        use std::fmt::Write as _;
         match self {
             Output::Send(r) => {
-                let mut m = Map::new();
-                m.insert("id".into(), json!(r.id));
-                m.insert("method".into(), json!(r.method));
-                m.insert("url".into(), json!(r.url));
-                let headers: Map<String, Value> = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect();
-                m.insert("headers".into(), Value::Object(headers));
-                body_fields(&mut m, &r.body);
-                m.insert("timeout_ms".into(), json!(r.timeout_ms));
-                json!({ "send": m })
+                let _ = write!(
+                    out,
+                    "{{\"send\":{{\"id\":{},\"method\":\"{}\",\"url\":",
+                    r.id, r.method
+                );
+                push_str_json(out, &r.url);
+                out.push_str(",\"headers\":{");
+                for (i, (k, v)) in r.headers.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_str_json(out, k);
+                    out.push(':');
+                    push_str_json(out, v);
+                }
+                out.push('}');
+                push_body(out, &r.body);
+                let _ = write!(out, ",\"timeout_ms\":{}}}}}", r.timeout_ms);
             }
+            Output::Done(Completion {
+                call_id,
+                result: Ok(reply),
+            }) => {
+                let _ = write!(
+                    out,
+                    "{{\"done\":{{\"call_id\":{call_id},\"ok\":true,\"status\":{},\"is_json\":{},\"headers\":[",
+                    reply.status, reply.json
+                );
+                for (i, (k, v)) in reply.headers.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push('[');
+                    push_str_json(out, k);
+                    out.push(',');
+                    push_str_json(out, v);
+                    out.push(']');
+                }
+                out.push(']');
+                // The envelope check parsed the whole body, so it is JSON.
+                match (reply.json, std::str::from_utf8(&reply.body)) {
+                    (true, Ok(text)) => {
+                        out.push_str(",\"json\":");
+                        out.push_str(text);
+                    }
+                    _ => push_body(out, &reply.body),
+                }
+                out.push_str("}}");
+            }
+            other => out.push_str(&other.to_value().to_string()),
+        }
+    }
+
+    /// [`Output::write_json`] as a [`serde_json::Value`].
+    pub fn to_json(&self) -> Value {
+        let mut s = String::new();
+        self.write_json(&mut s);
+        serde_json::from_str(&s).unwrap_or(Value::Null)
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
             Output::Store(op) => {
                 let mut m = Map::new();
                 m.insert("id".into(), json!(op.id));
@@ -389,25 +445,15 @@ impl Output {
                 }
                 json!({ "store": m })
             }
-            Output::Done(c) => {
-                let mut m = Map::new();
-                m.insert("call_id".into(), json!(c.call_id));
-                match &c.result {
-                    Ok(reply) => {
-                        m.insert("ok".into(), json!(true));
-                        m.insert("status".into(), json!(reply.status));
-                        m.insert("is_json".into(), json!(reply.json));
-                        body_fields(&mut m, &reply.body);
-                    }
-                    Err(e) => {
-                        m.insert("ok".into(), json!(false));
-                        m.insert("error".into(), error_to_json(e));
-                    }
+            Output::Done(c) => match &c.result {
+                Err(e) => {
+                    json!({"done": {"call_id": c.call_id, "ok": false, "error": error_to_json(e)}})
                 }
-                json!({ "done": m })
-            }
+                Ok(_) => Value::Null, // written by write_json
+            },
             Output::Event(e) => json!({ "event": serde_json::to_value(e).unwrap_or(Value::Null) }),
             Output::Idle { wake_at_ms } => json!({ "idle": { "wake_at_ms": wake_at_ms } }),
+            Output::Send(_) => Value::Null, // written by write_json
         }
     }
 }

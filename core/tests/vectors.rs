@@ -106,8 +106,11 @@ fn store_result_from(v: &Value) -> StoreResult {
 fn matches(expected: &Value, actual: &Value) -> bool {
     match expected {
         Value::Object(m) => m.iter().all(|(k, v)| {
-            if k == "json" || k == "value_json" {
-                // `json` compares the parsed `body`; `value_json` the parsed `value`.
+            if k == "json" && actual.get("json").is_some() {
+                actual.get("json") == Some(v)
+            } else if k == "json" || k == "value_json" {
+                // `json` compares the parsed `body` (or the embedded reply);
+                // `value_json` the parsed store `value`.
                 let field = if k == "json" { "body" } else { "value" };
                 let text = actual.get(field).and_then(Value::as_str).unwrap_or("");
                 serde_json::from_str::<Value>(text).is_ok_and(|parsed| &parsed == v)

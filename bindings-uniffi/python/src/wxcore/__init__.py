@@ -1,0 +1,22 @@
+"""wxcore: the client core for the WeChat family of server APIs.
+
+    from wxcore import Client, WxError
+
+    client = Client({"apps": [{"id": "oa", "platform": "wechat-oa",
+                               "app_id": "wx…", "secret": "…"}]})
+    user = client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": "o1"})
+
+Tokens, retries, quotas, rate limits and host failover are decided by the
+Rust engine (`wxcore._native.Engine`); this package only runs its loop.
+"""
+
+from ._client import Client, Reply
+from ._errors import KINDS, WxError
+from ._native import Engine
+
+try:  # optional: needs httpx
+    from ._async import AsyncClient
+except ImportError:  # pragma: no cover - exercised when httpx is absent
+    AsyncClient = None  # type: ignore[assignment,misc]
+
+__all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine"]

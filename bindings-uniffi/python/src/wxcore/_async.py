@@ -1,0 +1,147 @@
+"""The asyncio driver over httpx: many concurrent calls share one engine;
+one pump task drains outputs and runs each request as its own task."""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import httpx
+
+from ._client import Query, done_value, now_ms, query_pairs, transport_kind
+from ._errors import WxError, _NativeError
+from ._native import Engine
+
+AsyncHttp = Callable[[str, str, Dict[str, str], Optional[bytes], float], Awaitable[Tuple[int, Mapping[str, str], bytes]]]
+
+
+def _httpx_kind(e: Exception) -> str:
+    if isinstance(e, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(e, httpx.ConnectError):
+        text = str(e).lower()
+        return "dns" if "name or service" in text or "nodename" in text else "connect"
+    if isinstance(e, OSError):
+        return transport_kind(e)
+    return "reset"
+
+
+class AsyncClient:
+    """``await client.call(app, method, path, query=None, json=None, idempotent=False)``.
+
+    ``http`` is an async ``(method, url, headers, body, timeout_s) -> (status,
+    headers, body)``; by default an ``httpx.AsyncClient``. ``store`` (fleet
+    mode) has ``async execute(op: dict) -> dict``."""
+
+    def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[AsyncHttp] = None, store: Any = None,
+                 now: Optional[Callable[[], int]] = None) -> None:
+        self._now = now or now_ms
+        text = config if isinstance(config, str) else _json.dumps(config)
+        try:
+            self.engine = Engine(text, self._now())
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+        self._http = http or self._httpx
+        self._client: Optional[httpx.AsyncClient] = None
+        self._store = store
+        self._listeners: List[Callable[[dict], None]] = []
+        self._futures: Dict[int, asyncio.Future] = {}
+        self._wakeup: Optional[asyncio.Event] = None
+        self._pump_task: Optional[asyncio.Task] = None
+        self._tasks: set = set()
+
+    def on(self, listener: Callable[[dict], None]) -> None:
+        self._listeners.append(listener)
+
+    async def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
+                   idempotent: bool = False, *, body: Optional[bytes] = None, content_type: Optional[str] = None,
+                   full: bool = False) -> Any:
+        spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
+                                "idempotent": idempotent}
+        if json is not None:
+            body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            content_type = "application/json"
+        if content_type:
+            spec["content_type"] = content_type
+        raw = _json.dumps(spec).encode()
+        call_id = (self.engine.submit_with_body(raw, body, self._now()) if body is not None
+                   else self.engine.submit(raw, self._now()))
+        future = asyncio.get_running_loop().create_future()
+        self._futures[call_id] = future
+        self._kick()
+        return done_value(await future, full)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    # -- the loop --
+
+    def _kick(self) -> None:
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        self._wakeup.set()
+        if self._pump_task is None or self._pump_task.done():
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        assert self._wakeup is not None
+        while self._futures:
+            self._wakeup.clear()
+            polled = _json.loads(self.engine.poll(self._now()))
+            for output in polled["outputs"]:
+                if "send" in output:
+                    self._spawn(self._send(output["send"]))
+                elif "store" in output:
+                    self._spawn(self._run_store(output["store"]))
+                elif "done" in output:
+                    future = self._futures.pop(output["done"]["call_id"], None)
+                    if future is not None and not future.done():
+                        future.set_result(output["done"])
+                elif "event" in output:
+                    for listener in self._listeners:
+                        listener(output["event"])
+            if polled["outputs"] or not self._futures:
+                continue
+            wake = polled["wake_at_ms"]
+            timeout = None if wake is None else max(0, wake - self._now()) / 1000
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _httpx(self, method, url, headers, body, timeout_s):
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        r = await self._client.request(method, url, headers=headers, content=body, timeout=timeout_s)
+        return r.status_code, dict(r.headers.items()), r.content
+
+    async def _send(self, req: dict) -> None:
+        import base64
+
+        body = req.get("body")
+        data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
+        try:
+            status, headers, payload = await self._http(req["method"], req["url"], req["headers"], data,
+                                                        req["timeout_ms"] / 1000)
+        except Exception as e:  # transport failure of any flavour
+            self.engine.handle_transport_error(req["id"], _httpx_kind(e), self._now())
+        else:
+            self.engine.handle_response(req["id"], status, _json.dumps(dict(headers)).encode(), payload, self._now())
+        self._kick()
+
+    async def _run_store(self, op: dict) -> None:
+        try:
+            if self._store is None:
+                raise OSError('the config says "store": "external" but no store was given to AsyncClient')
+            result = await self._store.execute(op)
+        except Exception as e:
+            result = {"error": str(e) or type(e).__name__}
+        self.engine.handle_store_result(op["id"], _json.dumps(result).encode(), self._now())
+        self._kick()

@@ -1,0 +1,182 @@
+"""The synchronous driver: submit, drain outputs, execute them, feed results back."""
+
+from __future__ import annotations
+
+import base64
+import json as _json
+import socket
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ._errors import WxError, _NativeError
+from ._native import Engine
+
+Headers = Dict[str, str]
+Http = Callable[[str, str, Headers, Optional[bytes], float], Tuple[int, Mapping[str, str], bytes]]
+Query = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def urllib_http(method: str, url: str, headers: Headers, body: Optional[bytes], timeout_s: float):
+    """The default HTTP transport (stdlib only)."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as r:
+            return r.status, dict(r.headers.items()), r.read()
+    except urllib.error.HTTPError as e:  # an answer, whatever its status
+        return e.code, dict(e.headers.items()), e.read()
+    except urllib.error.URLError as e:
+        raise e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))
+
+
+def transport_kind(e: BaseException) -> str:
+    """Maps a Python transport failure to the engine's kinds."""
+    if isinstance(e, socket.gaierror):
+        return "dns"
+    if isinstance(e, (TimeoutError, socket.timeout)):
+        return "timeout"
+    if isinstance(e, ssl.SSLError):
+        return "tls"
+    if isinstance(e, ConnectionRefusedError):
+        return "connect"
+    if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return "reset"
+    return "connect" if isinstance(e, OSError) and getattr(e, "errno", None) in (101, 111, 113) else "reset"
+
+
+def query_pairs(query: Query) -> List[List[str]]:
+    if not query:
+        return []
+    items = query.items() if isinstance(query, Mapping) else query
+    return [[str(k), str(v)] for k, v in items]
+
+
+class Reply:
+    """The full answer of a successful call (``Client.call(..., full=True)``)."""
+
+    __slots__ = ("status", "headers", "data")
+
+    def __init__(self, status: int, headers: List[Tuple[str, str]], data: Any) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"Reply(status={self.status}, data={self.data!r})"
+
+
+def done_value(done: dict, full: bool) -> Any:
+    """The value a completed call returns, or the WxError it raises."""
+    if not done["ok"]:
+        raise WxError.from_output(done["error"])
+    if "json" in done:
+        data = done["json"]
+    elif "body_base64" in done:
+        data = base64.b64decode(done["body_base64"])
+    else:
+        data = done.get("body", "").encode()
+    if full:
+        return Reply(done["status"], [tuple(h) for h in done.get("headers", [])], data)
+    return data
+
+
+class Client:
+    """Runs the engine's loop over a blocking HTTP transport.
+
+    ``http(method, url, headers, body, timeout_s) -> (status, headers, body)``
+    (default: ``urllib``); transport failures raise ``OSError`` subclasses.
+    ``store`` (fleet mode) has ``execute(op: dict) -> dict`` answering the
+    engine's store operations. ``now`` returns Unix milliseconds.
+    """
+
+    def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[Http] = None, store: Any = None,
+                 now: Optional[Callable[[], int]] = None) -> None:
+        self._now = now or now_ms
+        text = config if isinstance(config, str) else _json.dumps(config)
+        try:
+            self.engine = Engine(text, self._now())
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+        self._http = http or urllib_http
+        self._store = store
+        self._listeners: List[Callable[[dict], None]] = []
+        self._done: Dict[int, dict] = {}
+        self._lock = threading.RLock()
+
+    def on(self, listener: Callable[[dict], None]) -> None:
+        """Calls ``listener(event)`` for each engine event (token fetched, failover, quota warning, …)."""
+        self._listeners.append(listener)
+
+    def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
+             idempotent: bool = False, *, body: Optional[bytes] = None, content_type: Optional[str] = None,
+             full: bool = False) -> Any:
+        """Makes one API call: the parsed JSON reply, or ``bytes`` for a binary
+        one (media); ``full=True`` gives a :class:`Reply`. Raises :class:`WxError`."""
+        spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
+                                "idempotent": idempotent}
+        if json is not None:
+            body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            content_type = "application/json"
+        if content_type:
+            spec["content_type"] = content_type
+        with self._lock:
+            raw = _json.dumps(spec).encode()
+            call_id = (self.engine.submit_with_body(raw, body, self._now()) if body is not None
+                       else self.engine.submit(raw, self._now()))
+            return done_value(self._run(call_id), full)
+
+    def export_state(self) -> str:
+        return self.engine.export_state()
+
+    # -- the loop --
+
+    def _run(self, call_id: int) -> dict:
+        while call_id not in self._done:
+            polled = _json.loads(self.engine.poll(self._now()))
+            for output in polled["outputs"]:
+                self._execute(output)
+            if call_id in self._done or polled["outputs"]:
+                continue
+            wake = polled["wake_at_ms"]
+            if wake is None:  # nothing pending and no timer: cannot happen for a live call
+                raise WxError("unknown", "engine idle with the call unfinished", call_id=call_id)
+            time.sleep(max(0, wake - self._now()) / 1000)
+        return self._done.pop(call_id)
+
+    def _execute(self, output: dict) -> None:
+        if "send" in output:
+            self._send(output["send"])
+        elif "done" in output:
+            self._done[output["done"]["call_id"]] = output["done"]
+        elif "event" in output:
+            for listener in self._listeners:
+                listener(output["event"])
+        elif "store" in output:
+            self._run_store(output["store"])
+
+    def _send(self, req: dict) -> None:
+        body = req.get("body")
+        data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
+        try:
+            status, headers, payload = self._http(req["method"], req["url"], req["headers"], data,
+                                                  req["timeout_ms"] / 1000)
+        except OSError as e:
+            self.engine.handle_transport_error(req["id"], transport_kind(e), self._now())
+            return
+        self.engine.handle_response(req["id"], status, _json.dumps(dict(headers)).encode(), payload, self._now())
+
+    def _run_store(self, op: dict) -> None:
+        try:
+            if self._store is None:
+                raise OSError('the config says "store": "external" but no store was given to Client')
+            result = self._store.execute(op)
+        except Exception as e:  # any store failure degrades to local behaviour in the engine
+            result = {"error": str(e) or type(e).__name__}
+        self.engine.handle_store_result(op["id"], _json.dumps(result).encode(), self._now())

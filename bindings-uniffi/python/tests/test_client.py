@@ -1,0 +1,145 @@
+"""The synchronous and asyncio drivers over an in-process transport."""
+
+import asyncio
+import json
+import socket
+
+import pytest
+
+import wxcore
+from wxcore import Client, WxError
+
+CONFIG = {"apps": [{"id": "oa", "platform": "wechat-oa", "app_id": "wxA", "secret": "SECRET"}],
+          "retry": {"jitter": False, "base_delay_ms": 1, "max_delay_ms": 2}}
+
+
+class FakePlatform:
+    """Answers like the OA platform; records what it was asked."""
+
+    def __init__(self):
+        self.requests = []
+        self.token = 0
+        self.fail_next = []
+
+    def __call__(self, method, url, headers, body, timeout_s):
+        self.requests.append((method, url, headers, body))
+        if self.fail_next:
+            f = self.fail_next.pop(0)
+            if isinstance(f, BaseException):
+                raise f
+            return 200, {"Content-Type": "application/json"}, json.dumps(f).encode()
+        if "/cgi-bin/stable_token" in url:
+            self.token += 1
+            return 200, {"Content-Type": "application/json"}, json.dumps({"access_token": f"T{self.token}", "expires_in": 7200}).encode()
+        if "/cgi-bin/media/get" in url:
+            return 200, {"Content-Type": "image/jpeg"}, b"\xff\xd8\xff\xe0JPEG"
+        return 200, {"Content-Type": "application/json"}, json.dumps({"url": url, "body": body.decode() if body else None}).encode()
+
+
+def test_call_fetches_a_token_once_and_returns_parsed_json():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+    a = client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": "o 1"})
+    b = client.call("oa", "GET", "/cgi-bin/user/info", query=[("openid", "o2")])
+    assert a["url"] == "https://api.weixin.qq.com/cgi-bin/user/info?access_token=T1&openid=o%201"
+    assert b["url"].endswith("openid=o2")
+    assert sum("stable_token" in r[1] for r in http.requests) == 1
+
+
+def test_json_body_and_full_reply():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+    reply = client.call("oa", "POST", "/cgi-bin/message/custom/send", json={"touser": "o1", "text": "你好"}, full=True)
+    assert reply.status == 200
+    assert json.loads(reply.data["body"]) == {"touser": "o1", "text": "你好"}
+    assert http.requests[-1][2]["content-type"] == "application/json"
+
+
+def test_binary_reply_is_bytes():
+    client = Client(CONFIG, http=FakePlatform())
+    assert client.call("oa", "GET", "/cgi-bin/media/get", query={"media_id": "M1"}) == b"\xff\xd8\xff\xe0JPEG"
+
+
+def test_errors_raise_wxerror_with_kind_code_and_retry_after():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+    client.call("oa", "GET", "/cgi-bin/user/info")
+    http.fail_next = [{"errcode": 45009, "errmsg": "reach max api daily quota limit"}]
+    with pytest.raises(WxError) as e:
+        client.call("oa", "POST", "/cgi-bin/message/mass/sendall", json={})
+    assert e.value.kind == "quota_exhausted" and e.value.code == 45009
+    assert e.value.retry_after_ms > 0 and e.value.app == "oa"
+    with pytest.raises(WxError) as e2:  # refused locally now: no request
+        n = len(http.requests)
+        client.call("oa", "POST", "/cgi-bin/message/mass/sendall", json={})
+    assert e2.value.kind == "quota_exhausted" and len(http.requests) == n
+
+
+def test_invalid_token_is_refreshed_without_the_caller_noticing():
+    http = FakePlatform()
+    events = []
+    client = Client(CONFIG, http=http)
+    client.on(events.append)
+    client.call("oa", "GET", "/cgi-bin/user/info")
+    http.fail_next = [{"errcode": 40001, "errmsg": "invalid credential"}]
+    out = client.call("oa", "GET", "/cgi-bin/user/info")
+    assert "access_token=T2" in out["url"]
+    assert [e["type"] for e in events].count("token_invalidated") == 1
+
+
+def test_busy_get_is_retried_after_the_engine_backoff():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+    client.call("oa", "GET", "/cgi-bin/user/info")
+    http.fail_next = [{"errcode": -1, "errmsg": "busy"}]
+    assert client.call("oa", "GET", "/cgi-bin/user/info")["url"]
+
+
+def test_transport_errors_map_to_engine_kinds_and_fail_over():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+    client.call("oa", "GET", "/cgi-bin/user/info")
+    http.fail_next = [ConnectionRefusedError(111, "refused")]
+    out = client.call("oa", "POST", "/cgi-bin/message/custom/send", json={})
+    assert out["url"].startswith("https://api2.weixin.qq.com/")
+    http.fail_next = [socket.timeout("timed out")]
+    with pytest.raises(WxError) as e:
+        client.call("oa", "POST", "/cgi-bin/message/custom/send", json={})
+    assert e.value.kind == "transport" and e.value.code == "timeout"
+
+
+def test_bad_config_raises_wxerror_naming_the_field():
+    with pytest.raises(WxError) as e:
+        Client({"apps": [{"id": "j", "platform": "jing", "app_id": "a", "secret": "s", "base_url": "https://j"}]})
+    assert e.value.kind == "config" and e.value.field == "apps[0].token_path"
+
+
+def test_unknown_app_is_a_config_error():
+    with pytest.raises(WxError) as e:
+        Client(CONFIG, http=FakePlatform()).call("nope", "GET", "/x")
+    assert e.value.kind == "config"
+
+
+def test_kinds_come_from_the_core():
+    assert "token_invalid" in wxcore.KINDS and len(wxcore.KINDS) == 18
+
+
+def test_async_client_runs_concurrent_calls_with_one_token_fetch():
+    httpx = pytest.importorskip("httpx")
+    from wxcore import AsyncClient
+
+    sync = FakePlatform()
+
+    async def http(method, url, headers, body, timeout_s):
+        await asyncio.sleep(0.01)
+        return sync(method, url, headers, body, timeout_s)
+
+    async def main():
+        client = AsyncClient(CONFIG, http=http)
+        results = await asyncio.gather(*[client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": f"o{i}"}) for i in range(20)])
+        return results
+
+    results = asyncio.run(main())
+    assert [r["url"].rsplit("=", 1)[1] for r in results] == [f"o{i}" for i in range(20)]
+    assert sum("stable_token" in r[1] for r in sync.requests) == 1
+    assert httpx is not None

@@ -1,0 +1,124 @@
+//! uniffi glue for wxcore: the engine as an object behind a mutex, JSON
+//! and bytes across the boundary (see `wxcore::wire`). Conversion only: a
+//! decision taken here would be a bug.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+uniffi::setup_scaffolding!();
+
+/// Errors raised to the host. Call failures are not raised here: they come
+/// back as `done` outputs with a kind (`wxcore::ErrorKind` names).
+#[derive(Debug, uniffi::Error)]
+pub enum WxError {
+    /// The configuration (or restored state) is unusable; `field` names the culprit.
+    Config { field: String, message: String },
+}
+
+impl std::fmt::Display for WxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WxError::Config { field, message } => write!(f, "config error at `{field}`: {message}"),
+        }
+    }
+}
+
+impl From<wxcore::ConfigError> for WxError {
+    fn from(e: wxcore::ConfigError) -> Self {
+        WxError::Config {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+/// The engine. Every method takes `now_ms` (Unix milliseconds) from the host.
+#[derive(uniffi::Object)]
+pub struct Engine {
+    inner: Mutex<wxcore::Engine>,
+}
+
+impl Engine {
+    fn engine(&self) -> MutexGuard<'_, wxcore::Engine> {
+        // The core does not panic; should it ever, keep serving rather than poison every call.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[uniffi::export]
+impl Engine {
+    /// A new engine from the JSON configuration.
+    #[uniffi::constructor]
+    pub fn new(config_json: String, now_ms: u64) -> Result<Arc<Self>, WxError> {
+        let config = wxcore::Config::from_json(&config_json)?;
+        Ok(Arc::new(Engine {
+            inner: Mutex::new(wxcore::Engine::new(config, now_ms)?),
+        }))
+    }
+
+    /// A new engine carrying on from `export_state()`.
+    #[uniffi::constructor]
+    pub fn restore(
+        config_json: String,
+        state_json: String,
+        now_ms: u64,
+    ) -> Result<Arc<Self>, WxError> {
+        let config = wxcore::Config::from_json(&config_json)?;
+        Ok(Arc::new(Engine {
+            inner: Mutex::new(wxcore::Engine::restore(config, &state_json, now_ms)?),
+        }))
+    }
+
+    /// Submits a call (JSON spec: app, method, path, query pairs, idempotent, content_type).
+    pub fn submit(&self, spec: &[u8], now_ms: u64) -> u64 {
+        self.engine().submit_json(spec, None, now_ms)
+    }
+
+    /// Submits a call with a body.
+    pub fn submit_with_body(&self, spec: &[u8], body: &[u8], now_ms: u64) -> u64 {
+        self.engine().submit_json(spec, Some(body), now_ms)
+    }
+
+    /// Feeds an HTTP answer; `headers` is JSON (`{"name": "value"}` or pairs).
+    pub fn handle_response(
+        &self,
+        request_id: u64,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+        now_ms: u64,
+    ) {
+        self.engine()
+            .handle_response_json(request_id, status, headers, body, now_ms)
+    }
+
+    /// Feeds a transport failure: `dns`, `connect`, `timeout`, `reset` or `tls`.
+    pub fn handle_transport_error(&self, request_id: u64, kind: String, now_ms: u64) {
+        self.engine()
+            .handle_transport_error_named(request_id, &kind, now_ms)
+    }
+
+    /// Feeds a store result (JSON: value, ok, locked, count or error).
+    pub fn handle_store_result(&self, op_id: u64, result: &[u8], now_ms: u64) {
+        self.engine()
+            .handle_store_result_json(op_id, result, now_ms)
+    }
+
+    /// Every pending output as JSON: `{"outputs": […], "wake_at_ms": n | null}`.
+    pub fn poll(&self, now_ms: u64) -> String {
+        self.engine().poll_json(now_ms)
+    }
+
+    /// The durable state (tokens, counters, blocks, circuits) as JSON.
+    pub fn export_state(&self) -> String {
+        self.engine().export_state()
+    }
+}
+
+/// The stable error kind names, for hosts that build their error classes from them.
+#[uniffi::export]
+pub fn error_kinds() -> Vec<String> {
+    wxcore::ErrorKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
+}
