@@ -8,15 +8,21 @@ export CARGO_TERM_COLOR ?= never
 
 PY_VENV := target/venv-py
 PYTHON ?= python3
+# wasm-bindgen-cli must match the wasm-bindgen crate exactly (Cargo.lock).
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+WASM := target/wasm32-unknown-unknown/wasm-release/wxcore_wasm.wasm
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test demo vectors check-vectors bench fmt toolchain
+.PHONY: test rust-test python-test node-test npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
 	@command -v rustfmt >/dev/null || rustup component add rustfmt
 
 ## All tests, every language: the same conformance vectors run in each.
-test: rust-test python-test
+test: rust-test python-test node-test
 
 ## Rust: unit tests, the conformance vectors, property tests, doctests.
 rust-test: toolchain check-vectors
@@ -30,6 +36,27 @@ python-test: toolchain
 	$(PY_VENV)/bin/pip install -q --upgrade pip
 	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx
 	cd bindings-uniffi/python && ../../$(PY_VENV)/bin/python -m pytest -q tests
+
+## The wasm toolchain: the rustup target and wasm-bindgen-cli at the crate's version.
+wasm-tools: toolchain
+	rustup target add wasm32-unknown-unknown
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+
+## The npm package: wasm for Node (CommonJS, loads synchronously) and for the web.
+npm-build: wasm-tools
+	cd npm && npm install --no-audit --no-fund --silent
+	$(CARGO) build -p wxcore-wasm --target wasm32-unknown-unknown --profile wasm-release
+	rm -rf npm/dist
+	wasm-bindgen --target nodejs --out-dir npm/dist/node $(WASM)
+	wasm-bindgen --target web --out-dir npm/dist/web $(WASM)
+	for d in node web; do npm/node_modules/.bin/wasm-opt $(WASM_OPT_FLAGS) npm/dist/$$d/wxcore_wasm_bg.wasm -o npm/dist/$$d/wxcore_wasm_bg.wasm; done
+	@echo "wasm size: $$(wc -c < npm/dist/node/wxcore_wasm_bg.wasm) bytes raw, $$(gzip -9c npm/dist/node/wxcore_wasm_bg.wasm | wc -c) bytes gzipped"
+
+## Node: all vectors, driver tests, and the packaging test (npm pack, import as CJS and ESM).
+node-test: npm-build
+	cd npm && node --test test/
 
 ## The main job: a working day driven through the engine (canned platform for now).
 demo: toolchain

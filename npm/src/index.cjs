@@ -1,0 +1,198 @@
+'use strict';
+// The Node driver: runs the wxcore engine's loop over fetch. Every decision
+// (tokens, retries, quotas, failover) is the engine's; this file only
+// executes its outputs and feeds results back.
+
+const { EventEmitter } = require('node:events');
+const native = require('../dist/node/wxcore_wasm.js');
+
+const KINDS = Object.freeze(native.errorKinds());
+
+/** A failed call. `kind` is one of KINDS; `code` is the platform's code. */
+class WxError extends Error {
+  constructor(kind, message, extra = {}) {
+    super(message ? `${kind}: ${message}` : kind);
+    this.name = 'WxError';
+    this.kind = kind;
+    this.code = extra.code ?? null;
+    this.subMessage = extra.subMessage ?? null;
+    this.httpStatus = extra.httpStatus ?? null;
+    this.retryAfterMs = extra.retryAfterMs ?? null;
+    this.app = extra.app ?? '';
+    this.callId = extra.callId ?? 0;
+    this.field = extra.field ?? null;
+    this.rawBody = extra.rawBody ?? null;
+  }
+
+  static fromOutput(e) {
+    return new WxError(e.kind, e.message || '', {
+      code: e.code, subMessage: e.sub_message, httpStatus: e.http_status, retryAfterMs: e.retry_after_ms,
+      app: e.app, callId: e.call_id, rawBody: e.raw_body,
+    });
+  }
+
+  static wrap(e) {
+    if (e instanceof WxError) return e;
+    if (e && e.kind) return new WxError(e.kind, e.message, { field: e.field });
+    return e;
+  }
+}
+
+/** The engine for custom drivers: `poll()` returns `{ outputs, wakeAtMs }` with tagged outputs. */
+class Engine {
+  constructor(config, nowMs = Date.now(), inner = undefined) {
+    try {
+      this._e = inner || new native.Engine(typeof config === 'string' ? config : JSON.stringify(config), nowMs);
+    } catch (e) { throw WxError.wrap(e); }
+  }
+
+  static restore(config, state, nowMs = Date.now()) {
+    try {
+      const text = typeof config === 'string' ? config : JSON.stringify(config);
+      return new Engine(null, nowMs, native.Engine.restore(text, state, nowMs));
+    } catch (e) { throw WxError.wrap(e); }
+  }
+
+  /** Submits `{ app, method, path, query: [[k, v]], idempotent, content_type }` with an optional body. */
+  submit(spec, body, nowMs = Date.now()) {
+    return this._e.submit(typeof spec === 'string' ? spec : JSON.stringify(spec), body, nowMs);
+  }
+
+  handleResponse(id, status, headers, body, nowMs = Date.now()) {
+    this._e.handleResponse(id, status, typeof headers === 'string' ? headers : JSON.stringify(headers), body, nowMs);
+  }
+
+  handleTransportError(id, kind, nowMs = Date.now()) { this._e.handleTransportError(id, kind, nowMs); }
+
+  handleStoreResult(id, result, nowMs = Date.now()) {
+    this._e.handleStoreResult(id, typeof result === 'string' ? result : JSON.stringify(result), nowMs);
+  }
+
+  /** Raw JSON text of the pending outputs (what `poll()` parses). */
+  pollJson(nowMs = Date.now()) { return this._e.poll(nowMs); }
+
+  poll(nowMs = Date.now()) {
+    const p = JSON.parse(this._e.poll(nowMs));
+    return { outputs: p.outputs, wakeAtMs: p.wake_at_ms };
+  }
+
+  exportState() { return this._e.exportState(); }
+}
+
+function queryPairs(query) {
+  if (!query) return [];
+  const items = Array.isArray(query) ? query : Object.entries(query);
+  return items.map(([k, v]) => [String(k), String(v)]);
+}
+
+function transportKind(err) {
+  if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
+  const code = (err && err.cause && err.cause.code) || (err && err.code) || '';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_VERIFY|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return 'tls';
+  return 'reset';
+}
+
+function doneValue(done, full) {
+  if (!done.ok) throw WxError.fromOutput(done.error);
+  let data;
+  if ('json' in done) data = done.json;
+  else if ('body_base64' in done) data = Buffer.from(done.body_base64, 'base64');
+  else data = Buffer.from(done.body || '', 'utf8');
+  return full ? { status: done.status, headers: done.headers || [], data } : data;
+}
+
+/**
+ * new Client({ apps, ...config, fetch?, store?, now? });
+ * await client.call(app, method, path, { query, json, body, contentType, idempotent, full });
+ * client.on('event', (event) => …);
+ */
+class Client extends EventEmitter {
+  constructor(options) {
+    super();
+    const { fetch: fetchImpl, store, now, ...config } = options || {};
+    this._now = now || Date.now;
+    this._fetch = fetchImpl || globalThis.fetch;
+    this._store = store || null;
+    this.engine = new Engine(config, this._now());
+    this._pending = new Map();
+    this._timer = null;
+    this._scheduled = false;
+  }
+
+  call(app, method, path, options = {}) {
+    const spec = { app, method, path, query: queryPairs(options.query), idempotent: !!options.idempotent };
+    let body = options.body;
+    if (options.json !== undefined) {
+      body = Buffer.from(JSON.stringify(options.json));
+      spec.content_type = 'application/json';
+    } else if (options.contentType) {
+      spec.content_type = options.contentType;
+    }
+    if (typeof body === 'string') body = Buffer.from(body);
+    const id = this.engine.submit(spec, body, this._now());
+    return new Promise((resolve, reject) => {
+      this._pending.set(id, { resolve, reject, full: !!options.full });
+      this._pump();
+    });
+  }
+
+  exportState() { return this.engine.exportState(); }
+
+  /** Drains the engine now; sleeps until its next timer while calls are pending. */
+  _pump() {
+    if (this._timer) { clearTimeout(this._timer); this._timer = null; }
+    const { outputs, wakeAtMs } = this.engine.poll(this._now());
+    for (const o of outputs) {
+      if (o.send) this._send(o.send);
+      else if (o.done) this._complete(o.done);
+      else if (o.event) this.emit('event', o.event);
+      else if (o.store) this._runStore(o.store);
+    }
+    if (this._pending.size > 0 && wakeAtMs !== null && wakeAtMs !== undefined) {
+      this._timer = setTimeout(() => this._pump(), Math.max(0, wakeAtMs - this._now()));
+      if (this._timer.unref) this._timer.unref();
+    }
+  }
+
+  _complete(done) {
+    const p = this._pending.get(done.call_id);
+    if (!p) return;
+    this._pending.delete(done.call_id);
+    try { p.resolve(doneValue(done, p.full)); } catch (e) { p.reject(e); }
+  }
+
+  async _send(req) {
+    let body;
+    if (req.body) body = req.body;
+    else if (req.body_base64) body = Buffer.from(req.body_base64, 'base64');
+    try {
+      const res = await this._fetch(req.url, {
+        method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(req.timeout_ms),
+      });
+      const payload = new Uint8Array(await res.arrayBuffer());
+      const headers = {};
+      res.headers.forEach((v, k) => { headers[k] = v; });
+      this.engine.handleResponse(req.id, res.status, headers, payload, this._now());
+    } catch (err) {
+      this.engine.handleTransportError(req.id, transportKind(err), this._now());
+    }
+    this._pump();
+  }
+
+  async _runStore(op) {
+    let result;
+    try {
+      if (!this._store) throw new Error('the config says "store": "external" but no store was given to Client');
+      result = await this._store.execute(op);
+    } catch (err) {
+      result = { error: String((err && err.message) || err) };
+    }
+    this.engine.handleStoreResult(op.id, result, this._now());
+    this._pump();
+  }
+}
+
+module.exports = { Client, Engine, WxError, KINDS, transportKind };

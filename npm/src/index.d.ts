@@ -1,0 +1,123 @@
+import { EventEmitter } from 'node:events';
+
+/** The stable error kind names shared by every language. */
+export type ErrorKind =
+  | 'token_invalid' | 'credential_invalid' | 'secret_frozen' | 'ip_not_whitelisted'
+  | 'admin_confirmation_required' | 'ip_blocked' | 'rate_limited' | 'quota_exhausted' | 'busy'
+  | 'invalid_request' | 'permission_denied' | 'not_following' | 'business' | 'malformed_response'
+  | 'transport' | 'signature_invalid' | 'config' | 'unknown';
+
+export const KINDS: readonly ErrorKind[];
+
+export class WxError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: number | string | null;
+  readonly subMessage: string | null;
+  readonly httpStatus: number | null;
+  readonly retryAfterMs: number | null;
+  readonly app: string;
+  readonly callId: number;
+  /** For `config` errors: the offending field, e.g. `apps[0].token_path`. */
+  readonly field: string | null;
+  readonly rawBody: string | null;
+}
+
+export interface AppConfig {
+  id: string;
+  platform: 'wechat-oa' | 'wecom' | 'jing' | 'cj' | 'result' | (string & {});
+  app_id?: string;
+  corp_id?: string;
+  agent_id?: string;
+  secret?: string;
+  token_endpoint?: string;
+  base_url?: string;
+  hosts?: string[];
+  regions?: string[];
+  token_path?: string;
+  refresh_path?: string;
+  token_placement?: { in: 'query' | 'header'; name: string; prefix?: string; extra?: [string, string][] };
+  rate_limit?: RateLimit;
+  quota?: QuotaConfig;
+}
+
+export interface RateLimit { per_minute?: number; burst?: number; concurrency?: number }
+export interface QuotaConfig { mode?: 'enforce' | 'warn' | 'off'; tier?: 'new' | 'test'; limits?: Record<string, number> }
+
+export interface Config {
+  apps: AppConfig[];
+  refresh_margin_ms?: number;
+  quota?: QuotaConfig;
+  store?: 'memory' | 'external';
+  store_prefix?: string;
+  lease_ms?: number;
+  store_poll_ms?: number;
+  instance_id?: string;
+  seed?: number;
+  retry?: { max_attempts?: number; base_delay_ms?: number; max_delay_ms?: number; jitter?: boolean; max_rate_limit_retries?: number };
+  failover?: { threshold?: number; cooldown_ms?: number };
+  rate_limit?: RateLimit;
+  timeout_ms?: number;
+  profiles?: Record<string, unknown>;
+}
+
+/** A store operation for fleet mode (Redis: GET, SET PX, SET NX PX, compare-and-delete, INCRBY). */
+export type StoreOp =
+  | { id: number; op: 'get'; key: string }
+  | { id: number; op: 'set'; key: string; value: string; ttl_ms: number }
+  | { id: number; op: 'lock'; key: string; owner: string; ttl_ms: number }
+  | { id: number; op: 'unlock'; key: string; owner: string }
+  | { id: number; op: 'incr_by'; key: string; delta: number; ttl_ms: number };
+
+export type StoreResult = { value: string | null } | { ok: true } | { locked: boolean } | { count: number } | { error: string };
+
+export interface Store { execute(op: StoreOp): Promise<StoreResult> }
+
+export interface ClientOptions extends Config {
+  fetch?: typeof fetch;
+  store?: Store;
+  now?: () => number;
+}
+
+export interface CallOptions {
+  query?: Record<string, string | number> | [string, string | number][];
+  json?: unknown;
+  body?: Uint8Array | string;
+  contentType?: string;
+  idempotent?: boolean;
+  full?: boolean;
+}
+
+export interface FullReply<T = unknown> { status: number; headers: [string, string][]; data: T }
+
+/** An engine event (token fetched, failover, quota warning, …). */
+export interface WxEvent { type: string; app?: string; [field: string]: unknown }
+
+export class Client extends EventEmitter {
+  constructor(options: ClientOptions);
+  readonly engine: Engine;
+  /** The parsed JSON reply (or a Buffer for binary bodies); rejects with WxError. */
+  call<T = any>(app: string, method: string, path: string, options?: CallOptions & { full?: false }): Promise<T>;
+  call<T = any>(app: string, method: string, path: string, options: CallOptions & { full: true }): Promise<FullReply<T>>;
+  on(event: 'event', listener: (event: WxEvent) => void): this;
+  exportState(): string;
+}
+
+export type Output =
+  | { send: { id: number; method: string; url: string; headers: Record<string, string>; body?: string; body_base64?: string; timeout_ms: number } }
+  | { store: StoreOp }
+  | { done: { call_id: number; ok: true; status: number; is_json: boolean; headers: [string, string][]; json?: unknown; body?: string; body_base64?: string } }
+  | { done: { call_id: number; ok: false; error: { kind: ErrorKind; code: number | string | null; message: string; sub_message: string | null; http_status: number | null; retry_after_ms: number | null; app: string; call_id: number; raw_body: string | null } } }
+  | { event: WxEvent };
+
+/** The engine, for custom drivers. */
+export class Engine {
+  constructor(config: Config | string, nowMs?: number);
+  static restore(config: Config | string, state: string, nowMs?: number): Engine;
+  submit(spec: { app: string; method?: string; path: string; query?: [string, string][]; idempotent?: boolean; content_type?: string } | string, body?: Uint8Array, nowMs?: number): number;
+  handleResponse(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): void;
+  handleTransportError(id: number, kind: 'dns' | 'connect' | 'timeout' | 'reset' | 'tls', nowMs?: number): void;
+  handleStoreResult(id: number, result: StoreResult | string, nowMs?: number): void;
+  poll(nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
+  pollJson(nowMs?: number): string;
+  exportState(): string;
+}

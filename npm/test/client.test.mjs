@@ -1,0 +1,101 @@
+// The Node driver over an in-process fetch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, WxError, KINDS } from '../src/index.mjs';
+
+const CONFIG = {
+  apps: [{ id: 'oa', platform: 'wechat-oa', app_id: 'wxA', secret: 'SECRET' }],
+  retry: { jitter: false, base_delay_ms: 1, max_delay_ms: 2 },
+};
+
+function fakePlatform() {
+  const state = { requests: [], token: 0, failNext: [] };
+  state.fetch = async (url, init) => {
+    state.requests.push({ url, init });
+    await new Promise((r) => setTimeout(r, 1));
+    const json = (v, status = 200) => new Response(JSON.stringify(v), { status, headers: { 'content-type': 'application/json' } });
+    if (state.failNext.length) {
+      const f = state.failNext.shift();
+      if (f instanceof Error) throw f;
+      return json(f);
+    }
+    if (url.includes('/cgi-bin/stable_token')) return json({ access_token: `T${++state.token}`, expires_in: 7200 });
+    if (url.includes('/cgi-bin/media/get')) return new Response(new Uint8Array([0xff, 0xd8, 0xff]), { headers: { 'content-type': 'image/jpeg' } });
+    return json({ url, body: init.body ? String(init.body) : null });
+  };
+  return state;
+}
+
+test('concurrent calls share one token fetch and resolve to parsed JSON', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  const results = await Promise.all([...Array(20).keys()].map((i) => client.call('oa', 'GET', '/cgi-bin/user/info', { query: { openid: `o${i}` } })));
+  assert.deepEqual(results.map((r) => r.url.split('openid=')[1]), [...Array(20).keys()].map((i) => `o${i}`));
+  assert.equal(p.requests.filter((r) => r.url.includes('stable_token')).length, 1);
+  assert.ok(results[0].url.startsWith('https://api.weixin.qq.com/cgi-bin/user/info?access_token=T1&'));
+});
+
+test('json bodies, full replies and binary bodies', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  const full = await client.call('oa', 'POST', '/cgi-bin/message/custom/send', { json: { touser: 'o1', text: '你好' }, full: true });
+  assert.equal(full.status, 200);
+  assert.deepEqual(JSON.parse(full.data.body), { touser: 'o1', text: '你好' });
+  const media = await client.call('oa', 'GET', '/cgi-bin/media/get', { query: { media_id: 'M1' } });
+  assert.ok(Buffer.isBuffer(media));
+  assert.deepEqual([...media], [0xff, 0xd8, 0xff]);
+});
+
+test('failures reject with WxError carrying kind, code and retryAfterMs; events are emitted', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  const events = [];
+  client.on('event', (e) => events.push(e.type));
+  await client.call('oa', 'GET', '/cgi-bin/user/info');
+  p.failNext.push({ errcode: 89503, errmsg: 'waiting for admin confirmation' });
+  const admin = await client.call('oa', 'POST', '/cgi-bin/menu/create', { json: {}, idempotent: true }).catch((e) => e);
+  assert.ok(admin instanceof WxError && admin instanceof Error);
+  assert.equal(admin.kind, 'admin_confirmation_required');
+  assert.equal(admin.code, 89503);
+  assert.ok(events.includes('admin_confirmation_required'));
+  p.failNext.push({ errcode: 45009, errmsg: 'daily quota' });
+  const quota = await client.call('oa', 'POST', '/cgi-bin/message/mass/sendall', { json: {} }).catch((e) => e);
+  assert.equal(quota.kind, 'quota_exhausted');
+  assert.ok(quota.retryAfterMs > 0);
+  const n = p.requests.length;
+  const again = await client.call('oa', 'POST', '/cgi-bin/message/mass/sendall', { json: {} }).catch((e) => e);
+  assert.equal(again.kind, 'quota_exhausted');
+  assert.equal(p.requests.length, n, 'refused locally, no request');
+});
+
+test('an invalid token is refreshed once without the caller noticing', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  const events = [];
+  client.on('event', (e) => events.push(e.type));
+  await client.call('oa', 'GET', '/cgi-bin/user/info');
+  p.failNext.push({ errcode: 40001, errmsg: 'invalid credential' });
+  const out = await client.call('oa', 'GET', '/cgi-bin/user/info');
+  assert.ok(out.url.includes('access_token=T2'));
+  assert.equal(events.filter((t) => t === 'token_invalidated').length, 1);
+});
+
+test('transport errors map to engine kinds: connect fails over, a POST timeout is not resent', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  await client.call('oa', 'GET', '/cgi-bin/user/info');
+  p.failNext.push(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }));
+  const out = await client.call('oa', 'POST', '/cgi-bin/message/custom/send', { json: {} });
+  assert.ok(out.url.startsWith('https://api2.weixin.qq.com/'));
+  p.failNext.push(new DOMException('timed out', 'TimeoutError'));
+  const err = await client.call('oa', 'POST', '/cgi-bin/message/custom/send', { json: {} }).catch((e) => e);
+  assert.equal(err.kind, 'transport');
+  assert.equal(err.code, 'timeout');
+});
+
+test('a bad config throws WxError naming the field; kinds come from the core', () => {
+  assert.throws(() => new Client({ apps: [{ id: 'j', platform: 'jing', app_id: 'a', secret: 's', base_url: 'https://j' }] }),
+    (e) => e.kind === 'config' && e.field === 'apps[0].token_path');
+  assert.equal(KINDS.length, 18);
+  assert.ok(KINDS.includes('token_invalid'));
+});
