@@ -38,6 +38,12 @@ pub struct Engine {
 }
 
 impl Engine {
+    fn wrap(engine: wxcore::Engine) -> Arc<Self> {
+        Arc::new(Engine {
+            inner: Mutex::new(engine),
+        })
+    }
+
     fn engine(&self) -> MutexGuard<'_, wxcore::Engine> {
         // The core does not panic; should it ever, keep serving rather than poison every call.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -50,9 +56,7 @@ impl Engine {
     #[uniffi::constructor]
     pub fn new(config_json: String, now_ms: u64) -> Result<Arc<Self>, WxError> {
         let config = wxcore::Config::from_json(&config_json)?;
-        Ok(Arc::new(Engine {
-            inner: Mutex::new(wxcore::Engine::new(config, now_ms)?),
-        }))
+        Ok(Engine::wrap(wxcore::Engine::new(config, now_ms)?))
     }
 
     /// A new engine carrying on from `export_state()`.
@@ -63,9 +67,11 @@ impl Engine {
         now_ms: u64,
     ) -> Result<Arc<Self>, WxError> {
         let config = wxcore::Config::from_json(&config_json)?;
-        Ok(Arc::new(Engine {
-            inner: Mutex::new(wxcore::Engine::restore(config, &state_json, now_ms)?),
-        }))
+        Ok(Engine::wrap(wxcore::Engine::restore(
+            config,
+            &state_json,
+            now_ms,
+        )?))
     }
 
     /// Submits a call (JSON spec: app, method, path, query pairs, idempotent, content_type).
@@ -101,6 +107,29 @@ impl Engine {
     pub fn handle_store_result(&self, op_id: u64, result: &[u8], now_ms: u64) {
         self.engine()
             .handle_store_result_json(op_id, result, now_ms)
+    }
+
+    /// Submits and returns the outputs at once: `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
+    pub fn submit_poll(&self, spec: &[u8], now_ms: u64) -> String {
+        self.engine().submit_poll_json(spec, None, now_ms)
+    }
+
+    /// `submit_poll` with a body.
+    pub fn submit_with_body_poll(&self, spec: &[u8], body: &[u8], now_ms: u64) -> String {
+        self.engine().submit_poll_json(spec, Some(body), now_ms)
+    }
+
+    /// Feeds an HTTP answer and returns the outputs it caused, in one crossing.
+    pub fn respond_poll(
+        &self,
+        request_id: u64,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+        now_ms: u64,
+    ) -> String {
+        self.engine()
+            .respond_poll_json(request_id, status, headers, body, now_ms)
     }
 
     /// Every pending output as JSON: `{"outputs": […], "wake_at_ms": n | null}`.

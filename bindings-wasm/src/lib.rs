@@ -89,6 +89,32 @@ impl Engine {
             .handle_store_result_json(u(op_id), result_json.as_bytes(), u(now_ms))
     }
 
+    /// Submits and returns the outputs at once: `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
+    #[wasm_bindgen(js_name = submitPoll)]
+    pub fn submit_poll(&mut self, spec: &str, body: Option<Vec<u8>>, now_ms: f64) -> String {
+        self.inner
+            .submit_poll_json(spec.as_bytes(), body.as_deref(), u(now_ms))
+    }
+
+    /// Feeds an HTTP answer and returns the outputs it caused, in one crossing.
+    #[wasm_bindgen(js_name = respondPoll)]
+    pub fn respond_poll(
+        &mut self,
+        request_id: f64,
+        status: u16,
+        headers_json: &str,
+        body: &[u8],
+        now_ms: f64,
+    ) -> String {
+        self.inner.respond_poll_json(
+            u(request_id),
+            status,
+            headers_json.as_bytes(),
+            body,
+            u(now_ms),
+        )
+    }
+
     /// Every pending output as JSON text: `{"outputs": […], "wake_at_ms": n | null}`.
     pub fn poll(&mut self, now_ms: f64) -> String {
         self.inner.poll_json(u(now_ms))

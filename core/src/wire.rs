@@ -150,7 +150,38 @@ impl Engine {
     /// `{"outputs": […], "wake_at_ms": n | null}`.
     pub fn poll_json(&mut self, now_ms: u64) -> String {
         let mut out = String::with_capacity(512);
-        out.push_str("{\"outputs\":[");
+        out.push('{');
+        self.write_outputs(&mut out, now_ms);
+        out
+    }
+
+    /// [`Engine::submit_json`] and [`Engine::poll_json`] in one crossing:
+    /// `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
+    pub fn submit_poll_json(&mut self, spec: &[u8], body: Option<&[u8]>, now_ms: u64) -> String {
+        let id = self.submit_json(spec, body, now_ms);
+        let mut out = String::with_capacity(512);
+        out.push_str("{\"call_id\":");
+        out.push_str(&id.to_string());
+        out.push(',');
+        self.write_outputs(&mut out, now_ms);
+        out
+    }
+
+    /// [`Engine::handle_response_json`] and [`Engine::poll_json`] in one crossing.
+    pub fn respond_poll_json(
+        &mut self,
+        request_id: u64,
+        status: u16,
+        headers: &[u8],
+        body: &[u8],
+        now_ms: u64,
+    ) -> String {
+        self.handle_response_json(request_id, status, headers, body, now_ms);
+        self.poll_json(now_ms)
+    }
+
+    fn write_outputs(&mut self, out: &mut String, now_ms: u64) {
+        out.push_str("\"outputs\":[");
         let mut first = true;
         let wake = loop {
             match self.poll_output(now_ms) {
@@ -160,7 +191,7 @@ impl Engine {
                         out.push(',');
                     }
                     first = false;
-                    o.write_json(&mut out);
+                    o.write_json(out);
                 }
             }
         };
@@ -170,7 +201,6 @@ impl Engine {
             None => out.push_str("null"),
         }
         out.push('}');
-        out
     }
 }
 
@@ -216,6 +246,25 @@ mod tests {
         let polled: Value = serde_json::from_str(&e.poll_json(1)).unwrap();
         assert_eq!(polled["outputs"][0]["done"]["json"]["n"][1], 2);
         assert_eq!(polled["wake_at_ms"], Value::Null);
+    }
+
+    #[test]
+    fn submit_poll_returns_the_id_and_the_send() {
+        let mut e = engine();
+        let doc: Value =
+            serde_json::from_str(&e.submit_poll_json(br#"{"app":"r","path":"/x"}"#, None, 0))
+                .unwrap();
+        assert_eq!(doc["call_id"], 1);
+        let id = doc["outputs"][0]["send"]["id"].as_u64().unwrap();
+        let doc: Value = serde_json::from_str(&e.respond_poll_json(
+            id,
+            200,
+            b"{}",
+            br#"{"result":"success"}"#,
+            1,
+        ))
+        .unwrap();
+        assert_eq!(doc["outputs"][0]["done"]["call_id"], 1);
     }
 
     #[test]

@@ -68,6 +68,18 @@ class Engine {
     this._e.handleStoreResult(id, typeof result === 'string' ? result : JSON.stringify(result), nowMs);
   }
 
+  /** Submits and returns the outputs at once: `{ callId, outputs, wakeAtMs }`. */
+  submitPoll(spec, body, nowMs = Date.now()) {
+    const p = JSON.parse(this._e.submitPoll(typeof spec === 'string' ? spec : JSON.stringify(spec), body, nowMs));
+    return { callId: p.call_id, outputs: p.outputs, wakeAtMs: p.wake_at_ms };
+  }
+
+  /** Feeds an HTTP answer and returns the outputs it caused: `{ outputs, wakeAtMs }`. */
+  respondPoll(id, status, headers, body, nowMs = Date.now()) {
+    const p = JSON.parse(this._e.respondPoll(id, status, typeof headers === 'string' ? headers : JSON.stringify(headers), body, nowMs));
+    return { outputs: p.outputs, wakeAtMs: p.wake_at_ms };
+  }
+
   /** Raw JSON text of the pending outputs (what `poll()` parses). */
   pollJson(nowMs = Date.now()) { return this._e.poll(nowMs); }
 
@@ -132,25 +144,30 @@ class Client extends EventEmitter {
       spec.content_type = options.contentType;
     }
     if (typeof body === 'string') body = Buffer.from(body);
-    const id = this.engine.submit(spec, body, this._now());
+    const { callId, outputs, wakeAtMs } = this.engine.submitPoll(spec, body, this._now());
     return new Promise((resolve, reject) => {
-      this._pending.set(id, { resolve, reject, full: !!options.full });
-      this._pump();
+      this._pending.set(callId, { resolve, reject, full: !!options.full });
+      this._process(outputs, wakeAtMs);
     });
   }
 
   exportState() { return this.engine.exportState(); }
 
-  /** Drains the engine now; sleeps until its next timer while calls are pending. */
+  /** Drains the engine now. */
   _pump() {
-    if (this._timer) { clearTimeout(this._timer); this._timer = null; }
     const { outputs, wakeAtMs } = this.engine.poll(this._now());
+    this._process(outputs, wakeAtMs);
+  }
+
+  /** Executes outputs; sleeps until the engine's next timer while calls are pending. */
+  _process(outputs, wakeAtMs) {
     for (const o of outputs) {
       if (o.send) this._send(o.send);
       else if (o.done) this._complete(o.done);
       else if (o.event) this.emit('event', o.event);
       else if (o.store) this._runStore(o.store);
     }
+    if (this._timer) { clearTimeout(this._timer); this._timer = null; }
     if (this._pending.size > 0 && wakeAtMs !== null && wakeAtMs !== undefined) {
       this._timer = setTimeout(() => this._pump(), Math.max(0, wakeAtMs - this._now()));
       if (this._timer.unref) this._timer.unref();
@@ -175,7 +192,9 @@ class Client extends EventEmitter {
       const payload = new Uint8Array(await res.arrayBuffer());
       const headers = {};
       res.headers.forEach((v, k) => { headers[k] = v; });
-      this.engine.handleResponse(req.id, res.status, headers, payload, this._now());
+      const { outputs, wakeAtMs } = this.engine.respondPoll(req.id, res.status, headers, payload, this._now());
+      this._process(outputs, wakeAtMs);
+      return;
     } catch (err) {
       this.engine.handleTransportError(req.id, transportKind(err), this._now());
     }

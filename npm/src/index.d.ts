@@ -117,6 +117,10 @@ export class Engine {
   handleResponse(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): void;
   handleTransportError(id: number, kind: 'dns' | 'connect' | 'timeout' | 'reset' | 'tls', nowMs?: number): void;
   handleStoreResult(id: number, result: StoreResult | string, nowMs?: number): void;
+  /** Submits and returns the outputs at once (one boundary crossing). */
+  submitPoll(spec: Parameters<Engine['submit']>[0], body?: Uint8Array, nowMs?: number): { callId: number; outputs: Output[]; wakeAtMs: number | null };
+  /** Feeds an HTTP answer and returns the outputs it caused (one boundary crossing). */
+  respondPoll(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
   poll(nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
   pollJson(nowMs?: number): string;
   exportState(): string;

@@ -46,22 +46,24 @@ def bench_engine():
     headers = json.dumps(HEADERS).encode()
 
     def cycle():
-        e.submit(spec, 1)
+        outputs = json.loads(e.submit_poll(spec, 1))["outputs"]
         while True:
-            outputs = json.loads(e.poll(1))["outputs"]
+            nxt = []
             for o in outputs:
                 if "send" in o:
                     s = o["send"]
-                    e.handle_response(s["id"], 200, headers, TOKEN if "stable_token" in s["url"] else REPLY, 1)
+                    body = TOKEN if "stable_token" in s["url"] else REPLY
+                    nxt.extend(json.loads(e.respond_poll(s["id"], 200, headers, body, 1))["outputs"])
                 elif "done" in o:
                     return o["done"]["json"]
+            outputs = nxt
 
     for _ in range(5000):
         cycle()
     t0 = time.perf_counter()
     for _ in range(N):
         cycle()
-    return report("python Engine cycle (submit, poll, handle_response, poll; reply parsed)", t0, N)
+    return report("python Engine cycle (submit_poll, respond_poll; reply parsed)", t0, N)
 
 
 if __name__ == "__main__":

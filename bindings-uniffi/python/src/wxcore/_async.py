@@ -65,10 +65,11 @@ class AsyncClient:
         if content_type:
             spec["content_type"] = content_type
         raw = _json.dumps(spec).encode()
-        call_id = (self.engine.submit_with_body(raw, body, self._now()) if body is not None
-                   else self.engine.submit(raw, self._now()))
+        doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
+                          else self.engine.submit_poll(raw, self._now()))
         future = asyncio.get_running_loop().create_future()
-        self._futures[call_id] = future
+        self._futures[doc["call_id"]] = future
+        self._process(doc["outputs"])
         self._kick()
         return done_value(await future, full)
 
@@ -90,18 +91,7 @@ class AsyncClient:
         while self._futures:
             self._wakeup.clear()
             polled = _json.loads(self.engine.poll(self._now()))
-            for output in polled["outputs"]:
-                if "send" in output:
-                    self._spawn(self._send(output["send"]))
-                elif "store" in output:
-                    self._spawn(self._run_store(output["store"]))
-                elif "done" in output:
-                    future = self._futures.pop(output["done"]["call_id"], None)
-                    if future is not None and not future.done():
-                        future.set_result(output["done"])
-                elif "event" in output:
-                    for listener in self._listeners:
-                        listener(output["event"])
+            self._process(polled["outputs"])
             if polled["outputs"] or not self._futures:
                 continue
             wake = polled["wake_at_ms"]
@@ -110,6 +100,20 @@ class AsyncClient:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except asyncio.TimeoutError:
                 pass
+
+    def _process(self, outputs: List[dict]) -> None:
+        for output in outputs:
+            if "send" in output:
+                self._spawn(self._send(output["send"]))
+            elif "store" in output:
+                self._spawn(self._run_store(output["store"]))
+            elif "done" in output:
+                future = self._futures.pop(output["done"]["call_id"], None)
+                if future is not None and not future.done():
+                    future.set_result(output["done"])
+            elif "event" in output:
+                for listener in self._listeners:
+                    listener(output["event"])
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -133,7 +137,9 @@ class AsyncClient:
         except Exception as e:  # transport failure of any flavour
             self.engine.handle_transport_error(req["id"], _httpx_kind(e), self._now())
         else:
-            self.engine.handle_response(req["id"], status, _json.dumps(dict(headers)).encode(), payload, self._now())
+            doc = _json.loads(self.engine.respond_poll(req["id"], status, _json.dumps(dict(headers)).encode(), payload,
+                                                       self._now()))
+            self._process(doc["outputs"])
         self._kick()
 
     async def _run_store(self, op: dict) -> None:

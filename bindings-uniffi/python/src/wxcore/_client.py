@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import collections
 import json as _json
 import socket
 import ssl
@@ -128,40 +129,45 @@ class Client:
             spec["content_type"] = content_type
         with self._lock:
             raw = _json.dumps(spec).encode()
-            call_id = (self.engine.submit_with_body(raw, body, self._now()) if body is not None
-                       else self.engine.submit(raw, self._now()))
-            return done_value(self._run(call_id), full)
+            doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
+                              else self.engine.submit_poll(raw, self._now()))
+            return done_value(self._run(doc["call_id"], doc), full)
 
     def export_state(self) -> str:
         return self.engine.export_state()
 
     # -- the loop --
 
-    def _run(self, call_id: int) -> dict:
+    def _run(self, call_id: int, doc: dict) -> dict:
+        # Outputs arrive with each input (submit, response), so a plain call
+        # costs two boundary crossings; poll only when nothing is queued.
+        queue = collections.deque(doc["outputs"])
+        wake = doc["wake_at_ms"]
         while call_id not in self._done:
-            polled = _json.loads(self.engine.poll(self._now()))
-            for output in polled["outputs"]:
-                self._execute(output)
-            if call_id in self._done or polled["outputs"]:
+            if not queue:
+                doc = _json.loads(self.engine.poll(self._now()))
+                queue.extend(doc["outputs"])
+                wake = doc["wake_at_ms"]
+                if not queue:
+                    if wake is None:  # nothing pending and no timer: cannot happen for a live call
+                        raise WxError("unknown", "engine idle with the call unfinished", call_id=call_id)
+                    time.sleep(max(0, wake - self._now()) / 1000)
                 continue
-            wake = polled["wake_at_ms"]
-            if wake is None:  # nothing pending and no timer: cannot happen for a live call
-                raise WxError("unknown", "engine idle with the call unfinished", call_id=call_id)
-            time.sleep(max(0, wake - self._now()) / 1000)
+            output = queue.popleft()
+            if "send" in output:
+                doc = self._send(output["send"])
+                if doc is not None:
+                    queue.extend(doc["outputs"])
+            elif "done" in output:
+                self._done[output["done"]["call_id"]] = output["done"]
+            elif "event" in output:
+                for listener in self._listeners:
+                    listener(output["event"])
+            elif "store" in output:
+                self._run_store(output["store"])
         return self._done.pop(call_id)
 
-    def _execute(self, output: dict) -> None:
-        if "send" in output:
-            self._send(output["send"])
-        elif "done" in output:
-            self._done[output["done"]["call_id"]] = output["done"]
-        elif "event" in output:
-            for listener in self._listeners:
-                listener(output["event"])
-        elif "store" in output:
-            self._run_store(output["store"])
-
-    def _send(self, req: dict) -> None:
+    def _send(self, req: dict) -> Optional[dict]:
         body = req.get("body")
         data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
         try:
@@ -169,8 +175,9 @@ class Client:
                                                   req["timeout_ms"] / 1000)
         except OSError as e:
             self.engine.handle_transport_error(req["id"], transport_kind(e), self._now())
-            return
-        self.engine.handle_response(req["id"], status, _json.dumps(dict(headers)).encode(), payload, self._now())
+            return None
+        return _json.loads(self.engine.respond_poll(req["id"], status, _json.dumps(dict(headers)).encode(), payload,
+                                                    self._now()))
 
     def _run_store(self, op: dict) -> None:
         try:
