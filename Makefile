@@ -15,14 +15,14 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test node-test npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: test rust-test python-test node-test kotlin-test npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
 	@command -v rustfmt >/dev/null || rustup component add rustfmt
 
 ## All tests, every language: the same conformance vectors run in each.
-test: rust-test python-test node-test
+test: rust-test python-test node-test kotlin-test
 
 ## Rust: unit tests, the conformance vectors, property tests, doctests.
 rust-test: toolchain check-vectors
@@ -57,6 +57,14 @@ npm-build: wasm-tools
 ## Node: all vectors, driver tests, and the packaging test (npm pack, import as CJS and ESM).
 node-test: npm-build
 	cd npm && node --test test/
+
+## Kotlin: build the native library, generate the bindings, run the JUnit suite (Maven).
+kotlin-test: toolchain
+	$(CARGO) build --release -p wxcore-ffi
+	rm -rf bindings-uniffi/kotlin/target/generated-sources/uniffi
+	target/release/uniffi-bindgen generate --no-format --language kotlin \
+		--library target/release/libwxcore_ffi.so --out-dir bindings-uniffi/kotlin/target/generated-sources/uniffi
+	cd bindings-uniffi/kotlin && mvn -B --no-transfer-progress test
 
 ## The main job: a working day driven through the engine (canned platform for now).
 demo: toolchain

@@ -11,13 +11,13 @@ uniffi::setup_scaffolding!();
 #[derive(Debug, uniffi::Error)]
 pub enum WxError {
     /// The configuration (or restored state) is unusable; `field` names the culprit.
-    Config { field: String, message: String },
+    Config { field: String, detail: String },
 }
 
 impl std::fmt::Display for WxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            WxError::Config { field, message } => write!(f, "config error at `{field}`: {message}"),
+            WxError::Config { field, detail } => write!(f, "config error at `{field}`: {detail}"),
         }
     }
 }
@@ -26,7 +26,7 @@ impl From<wxcore::ConfigError> for WxError {
     fn from(e: wxcore::ConfigError) -> Self {
         WxError::Config {
             field: e.field,
-            message: e.message,
+            detail: e.message,
         }
     }
 }

@@ -59,7 +59,7 @@ def run(scenario):
     try:
         engine = Engine(config, steps[0]["now_ms"] if steps else 0)
     except _NativeError as e:
-        return [{"config_error": {"field": e.field, "message": e.message}}]
+        return [{"config_error": {"field": e.field, "message": e.detail}}]
     done = set()
     for step in steps:
         now = step["now_ms"]
@@ -94,7 +94,7 @@ def run(scenario):
                 engine = Engine.restore(config, state, now)
                 done.clear()
             except _NativeError as e:
-                recorded.append({"config_error": {"field": e.field, "message": e.message}})
+                recorded.append({"config_error": {"field": e.field, "message": e.detail}})
         elif kind != "poll":
             raise AssertionError(f"unknown input {kind}")
         polled = json.loads(engine.poll(now))

@@ -52,7 +52,7 @@ class WxError(Exception):
     @classmethod
     def from_native(cls, e: Any) -> "WxError":
         field = getattr(e, "field", None)
-        message = getattr(e, "message", None) or str(e)
+        message = getattr(e, "detail", None) or str(e)
         return cls("config", message, field=field)
 
     def __repr__(self) -> str:

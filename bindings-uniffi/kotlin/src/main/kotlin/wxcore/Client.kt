@@ -1,0 +1,239 @@
+// The Kotlin driver: runs the wxcore engine's loop over a blocking HTTP
+// transport. Every decision (tokens, retries, quotas, failover) is the
+// engine's; this file only executes its outputs and feeds results back.
+package wxcore
+
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.booleanOrNull
+import kotlinx.serialization.json.contentOrNull
+import kotlinx.serialization.json.int
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.long
+import kotlinx.serialization.json.longOrNull
+import java.net.ConnectException
+import java.net.NoRouteToHostException
+import java.net.SocketTimeoutException
+import java.net.URI
+import java.net.UnknownHostException
+import java.net.http.HttpClient
+import java.net.http.HttpTimeoutException
+import java.nio.ByteBuffer
+import java.time.Duration
+import java.util.Base64
+import javax.net.ssl.SSLException
+import wxcore.ffi.Engine as NativeEngine
+
+/** A request for the host's HTTP layer. */
+class HttpRequest(val method: String, val url: String, val headers: Map<String, String>, val body: ByteArray?, val timeoutMs: Long)
+
+/** The host's answer. */
+class HttpResponse(val status: Int, val headers: Map<String, String>, val body: ByteArray)
+
+/** What a user plugs in for HTTP. Transport failures throw `IOException`s. */
+fun interface Http {
+    fun send(request: HttpRequest): HttpResponse
+}
+
+/** Fleet mode: runs the engine's store operations (get, set, lock, unlock, incr_by) against a shared store. */
+fun interface Store {
+    fun execute(op: JsonObject): JsonObject
+}
+
+/** A failed call. `kind` is one of [KINDS]; `code` is the platform's (Long or String). */
+class WxException(
+    val kind: String,
+    message: String,
+    val code: Any? = null,
+    val subMessage: String? = null,
+    val httpStatus: Int? = null,
+    val retryAfterMs: Long? = null,
+    val app: String = "",
+    val callId: Long = 0,
+    val field: String? = null,
+    val rawBody: String? = null,
+) : RuntimeException(if (message.isEmpty()) kind else "$kind: $message") {
+    companion object {
+        internal fun fromOutput(e: JsonObject): WxException {
+            val code = (e["code"] as? JsonPrimitive)?.let { p -> if (p.isString) p.content else p.longOrNull }
+            return WxException(
+                kind = e.str("kind") ?: "unknown",
+                message = e.str("message") ?: "",
+                code = code,
+                subMessage = e.str("sub_message"),
+                httpStatus = (e["http_status"] as? JsonPrimitive)?.longOrNull?.toInt(),
+                retryAfterMs = (e["retry_after_ms"] as? JsonPrimitive)?.longOrNull,
+                app = e.str("app") ?: "",
+                callId = (e["call_id"] as? JsonPrimitive)?.longOrNull ?: 0,
+                rawBody = e.str("raw_body"),
+            )
+        }
+
+        internal fun fromNative(e: wxcore.ffi.WxException): WxException = when (e) {
+            is wxcore.ffi.WxException.Config -> WxException("config", e.`detail`, field = e.`field`)
+        }
+    }
+}
+
+/** The stable kind names shared by every language (from the core). */
+val KINDS: List<String> by lazy { wxcore.ffi.errorKinds() }
+
+/** The full answer of a successful call: `json` for a JSON body, `bytes` otherwise. */
+class Reply(val status: Int, val headers: List<Pair<String, String>>, val json: JsonElement?, val bytes: ByteArray?)
+
+/** The default transport: `java.net.http.HttpClient`. */
+class JdkHttp(private val client: HttpClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) : Http {
+    override fun send(request: HttpRequest): HttpResponse {
+        val body = request.body?.let { java.net.http.HttpRequest.BodyPublishers.ofByteArray(it) }
+            ?: java.net.http.HttpRequest.BodyPublishers.noBody()
+        val builder = java.net.http.HttpRequest.newBuilder(URI(request.url))
+            .timeout(Duration.ofMillis(request.timeoutMs))
+            .method(request.method, body)
+        for ((k, v) in request.headers) {
+            if (k.lowercase() !in RESTRICTED) builder.header(k, v)
+        }
+        val r = client.send(builder.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray())
+        return HttpResponse(r.statusCode(), r.headers().map().mapValues { it.value.joinToString(",") }, r.body())
+    }
+
+    private companion object {
+        val RESTRICTED = setOf("host", "content-length", "connection", "expect", "upgrade")
+    }
+}
+
+/** Maps a JVM transport failure to the engine's kinds. */
+fun transportKind(e: Throwable): String = when (e) {
+    is UnknownHostException -> "dns"
+    is HttpTimeoutException, is SocketTimeoutException -> "timeout"
+    is ConnectException, is NoRouteToHostException -> if (e.cause is UnknownHostException) "dns" else "connect"
+    is SSLException -> "tls"
+    else -> "reset"
+}
+
+internal fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.contentOrNull
+
+internal fun direct(bytes: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(bytes.size).put(bytes).flip()
+
+/**
+ * `Client(configJson).call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o1"))`
+ * returns the parsed JSON reply ([JsonElement]) or, for a binary body, a [ByteArray];
+ * failures throw [WxException].
+ */
+class Client(
+    config: String,
+    private val http: Http = JdkHttp(),
+    private val store: Store? = null,
+    private val now: () -> Long = System::currentTimeMillis,
+) : AutoCloseable {
+    val engine: NativeEngine = try {
+        NativeEngine(config, now().toULong())
+    } catch (e: wxcore.ffi.WxException) {
+        throw WxException.fromNative(e)
+    }
+    private val listeners = mutableListOf<(JsonObject) -> Unit>()
+    private val done = HashMap<Long, JsonObject>()
+
+    /** Calls `listener(event)` for each engine event (token fetched, failover, quota warning, …). */
+    fun on(listener: (JsonObject) -> Unit) {
+        listeners += listener
+    }
+
+    fun call(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+    ): Any {
+        val reply = callFull(app, method, path, query, json, body, contentType, idempotent)
+        return reply.json ?: reply.bytes ?: ByteArray(0)
+    }
+
+    @Synchronized
+    fun callFull(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+    ): Reply {
+        val spec = buildString {
+            append("{\"app\":").append(JsonPrimitive(app)).append(",\"method\":").append(JsonPrimitive(method))
+            append(",\"path\":").append(JsonPrimitive(path)).append(",\"idempotent\":").append(idempotent)
+            append(",\"query\":").append(JsonArray(query.map { (k, v) -> JsonArray(listOf(JsonPrimitive(k), JsonPrimitive(v))) }))
+            val ct = if (json != null) "application/json" else contentType
+            if (ct != null) append(",\"content_type\":").append(JsonPrimitive(ct))
+            append('}')
+        }.toByteArray()
+        val payload = json?.toByteArray() ?: body
+        val text = if (payload != null) engine.submitWithBodyPoll(direct(spec), direct(payload), now().toULong())
+        else engine.submitPoll(direct(spec), now().toULong())
+        val doc = Json.parseToJsonElement(text).jsonObject
+        val id = doc.getValue("call_id").jsonPrimitive.long
+        return reply(run(id, doc))
+    }
+
+    fun exportState(): String = engine.exportState()
+
+    override fun close() = engine.close()
+
+    private fun reply(d: JsonObject): Reply {
+        if (d["ok"]?.jsonPrimitive?.booleanOrNull != true) throw WxException.fromOutput(d.getValue("error").jsonObject)
+        val headers = (d["headers"] as? JsonArray)?.map { it.jsonArray[0].jsonPrimitive.content to it.jsonArray[1].jsonPrimitive.content } ?: emptyList()
+        val status = d.getValue("status").jsonPrimitive.int
+        return when {
+            "json" in d -> Reply(status, headers, d.getValue("json"), null)
+            "body_base64" in d -> Reply(status, headers, null, Base64.getDecoder().decode(d.str("body_base64")))
+            else -> Reply(status, headers, null, (d.str("body") ?: "").toByteArray())
+        }
+    }
+
+    // Outputs arrive with each input, so a plain call is two crossings; poll only when nothing is queued.
+    private fun run(callId: Long, first: JsonObject): JsonObject {
+        val queue = ArrayDeque<JsonObject>()
+        first.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) }
+        while (callId !in done) {
+            if (queue.isEmpty()) {
+                val doc = Json.parseToJsonElement(engine.poll(now().toULong())).jsonObject
+                doc.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) }
+                if (queue.isEmpty()) {
+                    val wake = (doc["wake_at_ms"] as? JsonPrimitive)?.longOrNull
+                        ?: throw WxException("unknown", "engine idle with the call unfinished", callId = callId)
+                    Thread.sleep(maxOf(0, wake - now()))
+                }
+                continue
+            }
+            val o = queue.removeFirst()
+            when {
+                "send" in o -> send(o.getValue("send").jsonObject)?.let { d -> d.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) } }
+                "done" in o -> o.getValue("done").jsonObject.let { done[it.getValue("call_id").jsonPrimitive.long] = it }
+                "event" in o -> listeners.forEach { it(o.getValue("event").jsonObject) }
+                "store" in o -> runStore(o.getValue("store").jsonObject)
+            }
+        }
+        return done.remove(callId)!!
+    }
+
+    private fun send(req: JsonObject): JsonObject? {
+        val id = req.getValue("id").jsonPrimitive.long.toULong()
+        val body = req.str("body")?.toByteArray() ?: req.str("body_base64")?.let { Base64.getDecoder().decode(it) }
+        val headers = req.getValue("headers").jsonObject.mapValues { it.value.jsonPrimitive.content }
+        val response = try {
+            http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
+        } catch (e: Exception) {
+            engine.handleTransportError(id, transportKind(e), now().toULong())
+            return null
+        }
+        val h = JsonObject(response.headers.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
+        val text = engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong())
+        return Json.parseToJsonElement(text).jsonObject
+    }
+
+    private fun runStore(op: JsonObject) {
+        val result = try {
+            (store ?: throw IllegalStateException("the config says \"store\": \"external\" but no store was given to Client")).execute(op)
+        } catch (e: Exception) {
+            JsonObject(mapOf("error" to JsonPrimitive(e.message ?: e.javaClass.simpleName)))
+        }
+        engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong())
+    }
+}

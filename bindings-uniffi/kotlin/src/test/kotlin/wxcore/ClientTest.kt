@@ -1,0 +1,107 @@
+// The Kotlin driver over an in-process transport.
+package wxcore
+
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import org.junit.jupiter.api.Assertions.assertArrayEquals
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import java.net.ConnectException
+import java.net.http.HttpTimeoutException
+
+class ClientTest {
+    private val config = """{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wxA","secret":"SECRET"}],
+        "retry":{"jitter":false,"base_delay_ms":1,"max_delay_ms":2}}"""
+
+    /** Answers like the OA platform; records what it was asked. */
+    private class FakePlatform : Http {
+        val requests = mutableListOf<HttpRequest>()
+        val failNext = ArrayDeque<Any>()
+        var token = 0
+        private fun json(s: String) = HttpResponse(200, mapOf("Content-Type" to "application/json"), s.toByteArray())
+        override fun send(request: HttpRequest): HttpResponse {
+            requests += request
+            failNext.removeFirstOrNull()?.let { f -> if (f is Exception) throw f else return json(f as String) }
+            return when {
+                "/cgi-bin/stable_token" in request.url -> json("""{"access_token":"T${++token}","expires_in":7200}""")
+                "/cgi-bin/media/get" in request.url -> HttpResponse(200, mapOf("Content-Type" to "image/jpeg"), byteArrayOf(-1, -40, -1))
+                else -> json("""{"url":"${request.url}"}""")
+            }
+        }
+    }
+
+    private fun url(reply: Any) = (reply as JsonObject).getValue("url").jsonPrimitive.content
+
+    @Test
+    fun callsShareOneTokenFetchAndReturnParsedJson() {
+        val p = FakePlatform()
+        val c = Client(config, http = p)
+        val a = c.call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o 1"))
+        c.call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o2"))
+        assertEquals("https://api.weixin.qq.com/cgi-bin/user/info?access_token=T1&openid=o%201", url(a))
+        assertEquals(1, p.requests.count { "stable_token" in it.url })
+    }
+
+    @Test
+    fun binaryRepliesAreBytesAndJsonBodiesAreSent() {
+        val p = FakePlatform()
+        val c = Client(config, http = p)
+        assertArrayEquals(byteArrayOf(-1, -40, -1), c.call("oa", "GET", "/cgi-bin/media/get", query = listOf("media_id" to "M1")) as ByteArray)
+        c.call("oa", "POST", "/cgi-bin/message/custom/send", json = """{"touser":"o1"}""")
+        assertEquals("""{"touser":"o1"}""", String(p.requests.last().body!!))
+        assertEquals("application/json", p.requests.last().headers["content-type"])
+    }
+
+    @Test
+    fun failuresThrowWxExceptionWithKindCodeAndRetryAfter() {
+        val p = FakePlatform()
+        val events = mutableListOf<String>()
+        val c = Client(config, http = p)
+        c.on { events += it.getValue("type").jsonPrimitive.content }
+        c.call("oa", "GET", "/cgi-bin/user/info")
+        p.failNext += """{"errcode":45009,"errmsg":"daily quota"}"""
+        val e = assertThrows<WxException> { c.call("oa", "POST", "/cgi-bin/message/mass/sendall", json = "{}") }
+        assertEquals("quota_exhausted", e.kind)
+        assertEquals(45009L, e.code)
+        assertTrue((e.retryAfterMs ?: 0) > 0)
+        assertTrue("quota_exhausted" in events)
+        val n = p.requests.size
+        assertThrows<WxException> { c.call("oa", "POST", "/cgi-bin/message/mass/sendall", json = "{}") }
+        assertEquals(n, p.requests.size, "refused locally")
+    }
+
+    @Test
+    fun invalidTokenIsRefreshedOnce() {
+        val p = FakePlatform()
+        val c = Client(config, http = p)
+        c.call("oa", "GET", "/cgi-bin/user/info")
+        p.failNext += """{"errcode":40001,"errmsg":"invalid credential"}"""
+        assertTrue("access_token=T2" in url(c.call("oa", "GET", "/cgi-bin/user/info")))
+    }
+
+    @Test
+    fun transportErrorsMapToEngineKinds() {
+        val p = FakePlatform()
+        val c = Client(config, http = p)
+        c.call("oa", "GET", "/cgi-bin/user/info")
+        p.failNext += ConnectException("refused")
+        assertTrue(url(c.call("oa", "POST", "/cgi-bin/message/custom/send", json = "{}")).startsWith("https://api2.weixin.qq.com/"))
+        p.failNext += HttpTimeoutException("timed out")
+        val e = assertThrows<WxException> { c.call("oa", "POST", "/cgi-bin/message/custom/send", json = "{}") }
+        assertEquals("transport", e.kind)
+        assertEquals("timeout", e.code)
+    }
+
+    @Test
+    fun badConfigNamesTheField() {
+        val e = assertThrows<WxException> {
+            Client("""{"apps":[{"id":"j","platform":"jing","app_id":"a","secret":"s","base_url":"https://j"}]}""")
+        }
+        assertEquals("config", e.kind)
+        assertEquals("apps[0].token_path", e.field)
+        assertEquals(18, KINDS.size)
+    }
+}
