@@ -15,7 +15,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test node-test kotlin-test npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: test rust-test python-test node-test kotlin-test bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -83,6 +83,16 @@ check-vectors:
 bench: toolchain
 	$(CARGO) bench -p wxcore --bench engine
 	$(CARGO) bench -p wxcore --bench memory
+
+## Binding benchmarks side by side with wechatpy and co-wechat-api (installed
+## under target/, outside the package); figures in BENCHMARKS.md.
+bench-bindings: npm-build
+	$(PYTHON) -m venv target/venv-bench
+	target/venv-bench/bin/pip install -q ./bindings-uniffi/python wechatpy cryptography
+	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_call.py
+	mkdir -p target/bench-node && cd target/bench-node && (test -f package.json || npm init -y >/dev/null) \
+		&& npm install --silent --no-audit --no-fund co-wechat-api@3.11.0
+	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/call.mjs
 
 fmt:
 	$(CARGO) fmt --all

@@ -3,7 +3,8 @@
 //   node npm/bench/call.mjs
 import { Client, Engine } from '../src/index.mjs';
 
-const N = Number(process.env.N || 20000);
+const N = Number(process.env.N || 5000);
+const ROUNDS = 7;
 const REPLY = JSON.stringify({ subscribe: 1, openid: 'o6_bmjrPTlm6_2sgVt7hMZOPfL2M', nickname: 'Band', sex: 1, language: 'zh_CN',
   city: 'Guangzhou', province: 'Guangdong', country: 'China', headimgurl: 'http://thirdwx.qlogo.cn/mmopen/x/0', tagid_list: [128, 2],
   remark: '', subscribe_scene: 'ADD_SCENE_QR_CODE', pad: 'x'.repeat(600) });
@@ -11,18 +12,24 @@ const CONFIG = { apps: [{ id: 'oa', platform: 'wechat-oa', app_id: 'wx123', secr
 const TOKEN = JSON.stringify({ access_token: 'TOKEN', expires_in: 7200 });
 const headers = { 'content-type': 'application/json' };
 
-function report(name, t0, n) {
-  const us = Number(process.hrtime.bigint() - t0) / 1000 / n;
-  console.log(`${name}: ${us.toFixed(2)} µs per call (${n} calls)`);
-  return us;
+// Median of ROUNDS rounds of N calls each (this VM's timings are noisy).
+async function measure(name, oneCall) {
+  for (let i = 0; i < 2000; i++) await oneCall();
+  const perCall = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) await oneCall();
+    perCall.push(Number(process.hrtime.bigint() - t0) / 1000 / N);
+  }
+  perCall.sort((a, b) => a - b);
+  const med = perCall[ROUNDS >> 1];
+  console.log(`${name}: median ${med.toFixed(2)} µs per call (min ${perCall[0].toFixed(2)}, max ${perCall[ROUNDS - 1].toFixed(2)}; ${ROUNDS} x ${N} calls)`);
+  return med;
 }
 
 async function client(name, fetch) {
   const c = new Client({ ...CONFIG, fetch });
-  for (let i = 0; i < 2000; i++) await c.call('oa', 'GET', '/cgi-bin/user/info', { query: { openid: 'o1' } });
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) await c.call('oa', 'GET', '/cgi-bin/user/info', { query: { openid: 'o1' } });
-  return report(name, t0, N);
+  return measure(name, () => c.call('oa', 'GET', '/cgi-bin/user/info', { query: { openid: 'o1' } }));
 }
 
 // A real undici Response per call: includes the cost of building one.
@@ -35,7 +42,7 @@ const minimalFetch = async (url) => {
   return { status: 200, headers: new Map(Object.entries(headers)), arrayBuffer: async () => bytes };
 };
 
-function engine() {
+async function engine() {
   const e = new Engine(CONFIG, 1);
   const body = Buffer.from(REPLY);
   const spec = JSON.stringify({ app: 'oa', method: 'GET', path: '/cgi-bin/user/info', query: [['openid', 'o1']] });
@@ -50,12 +57,29 @@ function engine() {
       outputs = next;
     }
   };
-  for (let i = 0; i < 5000; i++) cycle();
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) cycle();
-  return report('node Engine cycle (submitPoll, respondPoll; reply parsed)', t0, N);
+  return measure('node Engine cycle (submitPoll, respondPoll; reply parsed)', cycle);
+}
+
+// The same call through co-wechat-api (PEER_DIR: where it is installed), its
+// HTTP layer (the httpx module) stubbed with canned answers.
+async function coWechatApi() {
+  const { createRequire } = await import('node:module');
+  const req = createRequire(`${process.env.PEER_DIR}/`);
+  const httpx = req('httpx');
+  const API = req('co-wechat-api');
+  const buf = Buffer.from(REPLY);
+  httpx.request = async () => ({ statusCode: 200, headers: { 'content-type': 'application/json' } });
+  httpx.read = async () => buf;
+  const api = new API('wx123', 's', async () => ({ accessToken: 'TOKEN', expireTime: Date.now() + 7_000_000 }), async () => {});
+  return measure('co-wechat-api getUser (httpx stubbed)', () => api.getUser('o1'));
 }
 
 await client('node Client.call (driver + canned fetch Response)', responseFetch);
-await client('node Client.call (driver + minimal fetch stub)', minimalFetch);
-engine();
+const ours = await client('node Client.call (driver + minimal fetch stub)', minimalFetch);
+await engine();
+if (process.env.PEER_DIR) {
+  const peer = await coWechatApi();
+  console.log(`ratio: co-wechat-api / wxcore Client.call (minimal stub) = ${(peer / ours).toFixed(2)}`);
+} else {
+  console.log('co-wechat-api: set PEER_DIR to where it is installed (make bench-bindings does)');
+}
