@@ -83,6 +83,7 @@
 
 mod app;
 pub mod call;
+pub mod callback;
 mod circuit;
 pub mod config;
 mod credential;

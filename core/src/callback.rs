@@ -1,0 +1,586 @@
+//! Callback crypto (WXBizMsgCrypt) and JS-SDK signatures.
+//!
+//! - URL verification in both styles: the Official Account's plain
+//!   `signature` over token/timestamp/nonce (answer: `echostr` unchanged) and
+//!   WeCom's `msg_signature` over token/timestamp/nonce/echostr (answer: the
+//!   decrypted echostr).
+//! - Messages: `msg_signature = sha1(sort([token, timestamp, nonce, Encrypt]))`;
+//!   AES-256-CBC with key = base64(EncodingAESKey + "="), IV = key[0..16],
+//!   PKCS#7 padding to 32-byte blocks; plaintext = 16 random bytes ‖ u32 BE
+//!   length ‖ message ‖ receive id.
+//!
+//! Receive-id confusion, `signature` vs `msg_signature` confusion and missing
+//! bounds checks are what most often break callbacks in existing SDKs, so
+//! the receive id is checked strictly by default, each style has its own
+//! method, and every length is checked before it is used. Signatures are
+//! compared in constant time. Randomness (the 16 leading bytes) and the
+//! clock (the optional replay window) come from the host.
+
+use crate::config::Secret;
+use crate::error::ErrorKind;
+use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use sha1::{Digest, Sha1};
+use std::collections::BTreeMap;
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// EncodingAESKeys are 43 characters whose last one carries 2 spare bits,
+/// which the platforms' own samples leave non-zero: decode leniently.
+const KEY_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+type Dec = cbc::Decryptor<aes::Aes256>;
+type Enc = cbc::Encryptor<aes::Aes256>;
+
+/// Why a callback was refused. `kind` is the stable cross-language kind
+/// (`signature_invalid` for signatures and replays, `invalid_request` for a
+/// malformed body, `config` for a bad key); `reason` says exactly what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallbackError {
+    /// Stable kind.
+    pub kind: ErrorKind,
+    /// Stable reason: `bad_signature`, `stale_timestamp`, `receive_id_mismatch`,
+    /// `invalid_encoding_aes_key`, `bad_base64`, `bad_padding`, `bad_length`,
+    /// `not_utf8`, `missing_encrypt`, `malformed_body`.
+    pub reason: &'static str,
+    /// Human explanation (never a key, token or plaintext).
+    pub message: String,
+}
+
+impl CallbackError {
+    fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+        CallbackError {
+            kind,
+            reason,
+            message: message.into(),
+        }
+    }
+    fn signature() -> Self {
+        Self::new(
+            ErrorKind::SignatureInvalid,
+            "bad_signature",
+            "signature does not match",
+        )
+    }
+    fn body(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidRequest, reason, message)
+    }
+}
+
+impl fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.kind, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+/// `sha1(concat(sort(parts)))` as lower-case hex: the callback signature.
+pub fn signature(parts: &[&str]) -> String {
+    let mut sorted: Vec<&str> = parts.to_vec();
+    sorted.sort_unstable();
+    let mut h = Sha1::new();
+    for p in sorted {
+        h.update(p.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The JS-SDK signature: `sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…")`,
+/// the URL taken without its `#fragment`.
+pub fn jssdk_signature(jsapi_ticket: &str, noncestr: &str, timestamp: &str, url: &str) -> String {
+    let url = url.split('#').next().unwrap_or(url);
+    let mut h = Sha1::new();
+    h.update(
+        format!("jsapi_ticket={jsapi_ticket}&noncestr={noncestr}&timestamp={timestamp}&url={url}")
+            .as_bytes(),
+    );
+    hex(&h.finalize())
+}
+
+/// The object a page passes to `wx.config`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JssdkConfig {
+    /// The Official Account's AppID (or the WeCom corp id).
+    pub app_id: String,
+    /// Seconds, as sent.
+    pub timestamp: String,
+    /// The nonce, as sent.
+    pub nonce_str: String,
+    /// [`jssdk_signature`] over them.
+    pub signature: String,
+}
+
+/// Everything `wx.config` needs for a page at `url`.
+pub fn jssdk_config(
+    app_id: &str,
+    jsapi_ticket: &str,
+    noncestr: &str,
+    timestamp: &str,
+    url: &str,
+) -> JssdkConfig {
+    JssdkConfig {
+        app_id: app_id.into(),
+        timestamp: timestamp.into(),
+        nonce_str: noncestr.into(),
+        signature: jssdk_signature(jsapi_ticket, noncestr, timestamp, url),
+    }
+}
+
+/// Which receive ids a decrypted message may carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReceiveIds {
+    /// Exactly the configured one (the default).
+    Strict,
+    /// Any of these (corp id and suite id; "" for WeCom bots).
+    AnyOf(Vec<String>),
+}
+
+/// A decrypted message as a flat map of the root element's children (XML)
+/// or of the top-level fields (JSON), with typed accessors.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CallbackMessage {
+    /// Field name → text.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl CallbackMessage {
+    /// A field's text.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+    /// `MsgType`.
+    pub fn msg_type(&self) -> Option<&str> {
+        self.get("MsgType")
+    }
+    /// `Event`.
+    pub fn event(&self) -> Option<&str> {
+        self.get("Event")
+    }
+    /// `FromUserName`.
+    pub fn from_user(&self) -> Option<&str> {
+        self.get("FromUserName")
+    }
+    /// `ToUserName`.
+    pub fn to_user(&self) -> Option<&str> {
+        self.get("ToUserName")
+    }
+    /// `CreateTime` (seconds).
+    pub fn create_time(&self) -> Option<u64> {
+        self.get("CreateTime")?.trim().parse().ok()
+    }
+    /// `AgentID` (WeCom).
+    pub fn agent_id(&self) -> Option<u64> {
+        self.get("AgentID")?.trim().parse().ok()
+    }
+}
+
+/// The encrypted reply envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncryptedReply {
+    /// Base64 ciphertext.
+    pub encrypt: String,
+    /// Its `msg_signature`.
+    pub msg_signature: String,
+    /// As given.
+    pub timestamp: String,
+    /// As given.
+    pub nonce: String,
+}
+
+impl EncryptedReply {
+    /// The passive-reply XML body.
+    pub fn to_xml(&self) -> String {
+        format!(
+            "<xml><Encrypt><![CDATA[{}]]></Encrypt><MsgSignature><![CDATA[{}]]></MsgSignature><TimeStamp>{}</TimeStamp><Nonce><![CDATA[{}]]></Nonce></xml>",
+            self.encrypt, self.msg_signature, self.timestamp, self.nonce
+        )
+    }
+}
+
+/// WXBizMsgCrypt for one app: `CallbackCrypto::new(token, encoding_aes_key, receive_id)`.
+#[derive(Clone)]
+pub struct CallbackCrypto {
+    token: Secret,
+    key: [u8; 32],
+    receive_id: String,
+    accept: ReceiveIds,
+    max_age_s: Option<u64>,
+}
+
+impl fmt::Debug for CallbackCrypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallbackCrypto")
+            .field("receive_id", &self.receive_id)
+            .field("accept", &self.accept)
+            .field("max_age_s", &self.max_age_s)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallbackCrypto {
+    /// Fails when the EncodingAESKey is not 43 base64 characters.
+    pub fn new(
+        token: &str,
+        encoding_aes_key: &str,
+        receive_id: &str,
+    ) -> Result<Self, CallbackError> {
+        let bad = || {
+            CallbackError::new(
+                ErrorKind::Config,
+                "invalid_encoding_aes_key",
+                "EncodingAESKey must be 43 characters of base64 (A-Z, a-z, 0-9, +, /)",
+            )
+        };
+        let ok_chars = encoding_aes_key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        if encoding_aes_key.len() != 43 || !ok_chars {
+            return Err(bad());
+        }
+        let raw = KEY_BASE64.decode(encoding_aes_key).map_err(|_| bad())?;
+        let key: [u8; 32] = raw.try_into().map_err(|_| bad())?;
+        Ok(CallbackCrypto {
+            token: Secret::new(token),
+            key,
+            receive_id: receive_id.into(),
+            accept: ReceiveIds::Strict,
+            max_age_s: None,
+        })
+    }
+
+    /// Accepts any of these receive ids instead of exactly the configured one.
+    pub fn accept_receive_ids(mut self, ids: Vec<String>) -> Self {
+        self.accept = ReceiveIds::AnyOf(ids);
+        self
+    }
+
+    /// Refuses messages whose timestamp is more than `seconds` away from the
+    /// `now_s` passed to the `*_at` methods (off by default: the platform
+    /// re-delivers, and published samples carry old timestamps).
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age_s = Some(seconds);
+        self
+    }
+
+    fn check_age(&self, timestamp: &str, now_s: Option<u64>) -> Result<(), CallbackError> {
+        let (Some(max), Some(now)) = (self.max_age_s, now_s) else {
+            return Ok(());
+        };
+        let ts: u64 = timestamp.trim().parse().map_err(|_| {
+            CallbackError::new(
+                ErrorKind::SignatureInvalid,
+                "stale_timestamp",
+                "timestamp is not a number",
+            )
+        })?;
+        if now.abs_diff(ts) > max {
+            return Err(CallbackError::new(
+                ErrorKind::SignatureInvalid,
+                "stale_timestamp",
+                format!(
+                    "timestamp is {} s away from now (at most {max} allowed)",
+                    now.abs_diff(ts)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// URL verification, both styles (see the module docs); `now_s` feeds the replay window.
+    pub fn verify_url_at(
+        &self,
+        signature_param: &str,
+        timestamp: &str,
+        nonce: &str,
+        echostr: &str,
+        now_s: Option<u64>,
+    ) -> Result<String, CallbackError> {
+        self.check_age(timestamp, now_s)?;
+        let token = self.token.expose();
+        if same(&signature(&[token, timestamp, nonce]), signature_param) {
+            return Ok(echostr.to_string());
+        }
+        if same(
+            &signature(&[token, timestamp, nonce, echostr]),
+            signature_param,
+        ) {
+            return self.open(echostr);
+        }
+        Err(CallbackError::signature())
+    }
+
+    /// [`CallbackCrypto::verify_url_at`] without a replay check.
+    pub fn verify_url(
+        &self,
+        signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        echostr: &str,
+    ) -> Result<String, CallbackError> {
+        self.verify_url_at(signature, timestamp, nonce, echostr, None)
+    }
+
+    /// Verifies and decrypts a POST body (XML with `Encrypt`, or JSON with
+    /// `encrypt`/`Encrypt`); returns the plaintext message.
+    pub fn decrypt_at(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+        now_s: Option<u64>,
+    ) -> Result<String, CallbackError> {
+        self.check_age(timestamp, now_s)?;
+        let encrypt = extract_encrypt(body)?;
+        if !same(
+            &signature(&[self.token.expose(), timestamp, nonce, &encrypt]),
+            msg_signature,
+        ) {
+            return Err(CallbackError::signature());
+        }
+        self.open(&encrypt)
+    }
+
+    /// [`CallbackCrypto::decrypt_at`] without a replay check.
+    pub fn decrypt(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+    ) -> Result<String, CallbackError> {
+        self.decrypt_at(msg_signature, timestamp, nonce, body, None)
+    }
+
+    /// [`CallbackCrypto::decrypt`] into a structured message.
+    pub fn decrypt_message(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+    ) -> Result<CallbackMessage, CallbackError> {
+        parse_message(&self.decrypt(msg_signature, timestamp, nonce, body)?)
+    }
+
+    /// Encrypts a reply with the host's 16 random bytes.
+    pub fn encrypt(
+        &self,
+        reply: &str,
+        timestamp: &str,
+        nonce: &str,
+        random16: [u8; 16],
+    ) -> EncryptedReply {
+        let encrypt = self.seal(reply.as_bytes(), random16);
+        let msg_signature = signature(&[self.token.expose(), timestamp, nonce, &encrypt]);
+        EncryptedReply {
+            encrypt,
+            msg_signature,
+            timestamp: timestamp.into(),
+            nonce: nonce.into(),
+        }
+    }
+
+    fn seal(&self, msg: &[u8], random16: [u8; 16]) -> String {
+        let mut buf = Vec::with_capacity(16 + 4 + msg.len() + self.receive_id.len() + 32);
+        buf.extend_from_slice(&random16);
+        buf.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        buf.extend_from_slice(msg);
+        buf.extend_from_slice(self.receive_id.as_bytes());
+        let pad = 32 - buf.len() % 32;
+        buf.extend(std::iter::repeat_n(pad as u8, pad));
+        let len = buf.len();
+        let iv: [u8; 16] = self.key[..16].try_into().expect("16 bytes");
+        let out = Enc::new(&self.key.into(), &iv.into())
+            .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+            .expect("length is a multiple of the block size");
+        STANDARD.encode(out)
+    }
+
+    fn open(&self, encrypt: &str) -> Result<String, CallbackError> {
+        let mut data = STANDARD
+            .decode(encrypt.trim())
+            .map_err(|_| CallbackError::body("bad_base64", "Encrypt is not base64"))?;
+        if data.is_empty() || data.len() % 16 != 0 {
+            return Err(CallbackError::body(
+                "bad_length",
+                "ciphertext is not a whole number of AES blocks",
+            ));
+        }
+        let iv: [u8; 16] = self.key[..16].try_into().expect("16 bytes");
+        let plain = Dec::new(&self.key.into(), &iv.into())
+            .decrypt_padded_mut::<NoPadding>(&mut data)
+            .map_err(|_| {
+                CallbackError::body(
+                    "bad_length",
+                    "ciphertext is not a whole number of AES blocks",
+                )
+            })?;
+        let pad = *plain.last().expect("non-empty") as usize;
+        if pad == 0
+            || pad > 32
+            || pad > plain.len()
+            || plain[plain.len() - pad..]
+                .iter()
+                .any(|&b| b as usize != pad)
+        {
+            return Err(CallbackError::body(
+                "bad_padding",
+                "PKCS#7 padding (to 32-byte blocks) is invalid",
+            ));
+        }
+        let content = &plain[..plain.len() - pad];
+        if content.len() < 20 {
+            return Err(CallbackError::body(
+                "bad_length",
+                "plaintext is shorter than its 20-byte header",
+            ));
+        }
+        let declared = u32::from_be_bytes(content[16..20].try_into().expect("4 bytes")) as usize;
+        let rest = &content[20..];
+        if declared > rest.len() {
+            return Err(CallbackError::body(
+                "bad_length",
+                format!(
+                    "declared message length {declared} is beyond the {} bytes present",
+                    rest.len()
+                ),
+            ));
+        }
+        let (msg, receive_id) = rest.split_at(declared);
+        let receive_id = std::str::from_utf8(receive_id)
+            .map_err(|_| CallbackError::body("not_utf8", "receive id is not UTF-8"))?;
+        let accepted = match &self.accept {
+            ReceiveIds::Strict => receive_id == self.receive_id,
+            ReceiveIds::AnyOf(ids) => ids.iter().any(|id| id == receive_id),
+        };
+        if !accepted {
+            return Err(CallbackError::new(
+                ErrorKind::SignatureInvalid,
+                "receive_id_mismatch",
+                format!(
+                    "message is for receive id `{receive_id}`, not `{}`",
+                    self.receive_id
+                ),
+            ));
+        }
+        String::from_utf8(msg.to_vec())
+            .map_err(|_| CallbackError::body("not_utf8", "message is not UTF-8"))
+    }
+}
+
+/// The `Encrypt` value of an XML or JSON callback body.
+fn extract_encrypt(body: &str) -> Result<String, CallbackError> {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(trimmed)
+            .map_err(|_| CallbackError::body("malformed_body", "body is not valid JSON"))?;
+        return v
+            .get("encrypt")
+            .or_else(|| v.get("Encrypt"))
+            .and_then(|e| e.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CallbackError::body("missing_encrypt", "JSON body has no `encrypt` field")
+            });
+    }
+    let fields = xml_fields(trimmed)?;
+    fields
+        .get("Encrypt")
+        .cloned()
+        .ok_or_else(|| CallbackError::body("missing_encrypt", "XML body has no <Encrypt> element"))
+}
+
+/// Direct children of the root element, as text (CDATA or plain).
+fn xml_fields(xml: &str) -> Result<BTreeMap<String, String>, CallbackError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut fields = BTreeMap::new();
+    let mut depth = 0usize;
+    let mut current: Option<String> = None;
+    let mut text = String::new();
+    let malformed = |e: &dyn fmt::Display| {
+        CallbackError::body("malformed_body", format!("body is not valid XML: {e}"))
+    };
+    loop {
+        match reader.read_event().map_err(|e| malformed(&e))? {
+            Event::Start(e) => {
+                depth += 1;
+                if depth == 2 {
+                    current = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                    text.clear();
+                }
+            }
+            Event::Empty(e) if depth == 1 => {
+                fields.insert(
+                    String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+                    String::new(),
+                );
+            }
+            Event::Text(t) if depth == 2 => {
+                text.push_str(&t.unescape().map_err(|e| malformed(&e))?);
+            }
+            Event::CData(c) if depth == 2 => {
+                text.push_str(&String::from_utf8_lossy(&c));
+            }
+            Event::End(_) => {
+                if depth == 2 {
+                    if let Some(name) = current.take() {
+                        fields.insert(name, std::mem::take(&mut text));
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(malformed(&"unclosed element"));
+    }
+    Ok(fields)
+}
+
+/// A decrypted plaintext (XML, or JSON for WeCom bots) as a flat map.
+pub fn parse_message(plaintext: &str) -> Result<CallbackMessage, CallbackError> {
+    let t = plaintext.trim_start();
+    if t.starts_with('{') {
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t)
+            .map_err(|_| CallbackError::body("malformed_body", "message is not valid JSON"))?;
+        let fields = v
+            .into_iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, s)
+            })
+            .collect();
+        return Ok(CallbackMessage { fields });
+    }
+    Ok(CallbackMessage {
+        fields: xml_fields(t)?,
+    })
+}
