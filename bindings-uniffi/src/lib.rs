@@ -12,12 +12,23 @@ uniffi::setup_scaffolding!();
 pub enum WxError {
     /// The configuration (or restored state) is unusable; `field` names the culprit.
     Config { field: String, detail: String },
+    /// A callback was refused: `kind` is the stable kind, `reason` exactly why.
+    Callback {
+        kind: String,
+        reason: String,
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for WxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WxError::Config { field, detail } => write!(f, "config error at `{field}`: {detail}"),
+            WxError::Callback {
+                kind,
+                reason,
+                detail,
+            } => write!(f, "{kind} ({reason}): {detail}"),
         }
     }
 }
@@ -29,6 +40,121 @@ impl From<wxcore::ConfigError> for WxError {
             detail: e.message,
         }
     }
+}
+
+impl From<wxcore::callback::CallbackError> for WxError {
+    fn from(e: wxcore::callback::CallbackError) -> Self {
+        WxError::Callback {
+            kind: e.kind.as_str().into(),
+            reason: e.reason.into(),
+            detail: e.message,
+        }
+    }
+}
+
+/// WXBizMsgCrypt for one app (see `wxcore::callback`).
+#[derive(uniffi::Object)]
+pub struct CallbackCrypto {
+    inner: wxcore::callback::CallbackCrypto,
+}
+
+#[uniffi::export]
+impl CallbackCrypto {
+    /// Fails when the EncodingAESKey is not 43 base64 characters. `accept_receive_ids`
+    /// replaces the strict receive-id check; `max_age_s` turns on the replay window.
+    #[uniffi::constructor]
+    pub fn new(
+        token: String,
+        encoding_aes_key: String,
+        receive_id: String,
+        accept_receive_ids: Option<Vec<String>>,
+        max_age_s: Option<u64>,
+    ) -> Result<Arc<Self>, WxError> {
+        let mut inner =
+            wxcore::callback::CallbackCrypto::new(&token, &encoding_aes_key, &receive_id)?;
+        if let Some(ids) = accept_receive_ids {
+            inner = inner.accept_receive_ids(ids);
+        }
+        if let Some(s) = max_age_s {
+            inner = inner.max_age(s);
+        }
+        Ok(Arc::new(CallbackCrypto { inner }))
+    }
+
+    /// URL verification, both styles.
+    pub fn verify_url(
+        &self,
+        signature: String,
+        timestamp: String,
+        nonce: String,
+        echostr: String,
+        now_s: Option<u64>,
+    ) -> Result<String, WxError> {
+        Ok(self
+            .inner
+            .verify_url_at(&signature, &timestamp, &nonce, &echostr, now_s)?)
+    }
+
+    /// Verifies and decrypts a callback body (XML or JSON).
+    pub fn decrypt(
+        &self,
+        msg_signature: String,
+        timestamp: String,
+        nonce: String,
+        body: String,
+        now_s: Option<u64>,
+    ) -> Result<String, WxError> {
+        Ok(self
+            .inner
+            .decrypt_at(&msg_signature, &timestamp, &nonce, &body, now_s)?)
+    }
+
+    /// Verifies and decrypts into a flat field map.
+    pub fn decrypt_message(
+        &self,
+        msg_signature: String,
+        timestamp: String,
+        nonce: String,
+        body: String,
+        now_s: Option<u64>,
+    ) -> Result<std::collections::HashMap<String, String>, WxError> {
+        let plain = self
+            .inner
+            .decrypt_at(&msg_signature, &timestamp, &nonce, &body, now_s)?;
+        Ok(wxcore::callback::parse_message(&plain)?
+            .fields
+            .into_iter()
+            .collect())
+    }
+
+    /// The encrypted reply's XML body; `random16` must be 16 bytes from the host's CSPRNG.
+    pub fn encrypt(
+        &self,
+        reply: String,
+        timestamp: String,
+        nonce: String,
+        random16: Vec<u8>,
+    ) -> Result<String, WxError> {
+        let random16: [u8; 16] = random16.try_into().map_err(|_| WxError::Config {
+            field: "random16".into(),
+            detail: "must be exactly 16 bytes".into(),
+        })?;
+        Ok(self
+            .inner
+            .encrypt(&reply, &timestamp, &nonce, random16)
+            .to_xml())
+    }
+}
+
+/// The JS-SDK signature (the URL's `#fragment` removed).
+#[uniffi::export]
+pub fn jssdk_signature(
+    jsapi_ticket: String,
+    noncestr: String,
+    timestamp: String,
+    url: String,
+) -> String {
+    wxcore::callback::jssdk_signature(&jsapi_ticket, &noncestr, &timestamp, &url)
 }
 
 /// The engine. Every method takes `now_ms` (Unix milliseconds) from the host.

@@ -27,6 +27,126 @@ fn thrown(e: wxcore::ConfigError) -> JsValue {
     err.into()
 }
 
+fn refused(e: wxcore::callback::CallbackError) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    for (k, v) in [
+        ("name", "WxError"),
+        ("kind", e.kind.as_str()),
+        ("reason", e.reason),
+    ] {
+        let _ = js_sys::Reflect::set(&err, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    err.into()
+}
+
+/// WXBizMsgCrypt for one app (see `wxcore::callback`).
+#[wasm_bindgen]
+pub struct CallbackCrypto {
+    inner: wxcore::callback::CallbackCrypto,
+}
+
+#[wasm_bindgen]
+impl CallbackCrypto {
+    /// Throws when the EncodingAESKey is not 43 base64 characters.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        token: &str,
+        encoding_aes_key: &str,
+        receive_id: &str,
+    ) -> Result<CallbackCrypto, JsValue> {
+        let inner = wxcore::callback::CallbackCrypto::new(token, encoding_aes_key, receive_id)
+            .map_err(refused)?;
+        Ok(CallbackCrypto { inner })
+    }
+
+    /// Accepts any of these receive ids instead of exactly the configured one.
+    #[wasm_bindgen(js_name = acceptReceiveIds)]
+    pub fn accept_receive_ids(&mut self, ids: Vec<String>) {
+        self.inner = self.inner.clone().accept_receive_ids(ids);
+    }
+
+    /// Turns on the replay window (checked against the `nowS` passed to each call).
+    #[wasm_bindgen(js_name = maxAge)]
+    pub fn max_age(&mut self, seconds: f64) {
+        self.inner = self.inner.clone().max_age(u(seconds));
+    }
+
+    /// URL verification, both styles.
+    #[wasm_bindgen(js_name = verifyUrl)]
+    pub fn verify_url(
+        &self,
+        signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        echostr: &str,
+        now_s: Option<f64>,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .verify_url_at(signature, timestamp, nonce, echostr, now_s.map(u))
+            .map_err(refused)
+    }
+
+    /// Verifies and decrypts a callback body (XML or JSON).
+    pub fn decrypt(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+        now_s: Option<f64>,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .decrypt_at(msg_signature, timestamp, nonce, body, now_s.map(u))
+            .map_err(refused)
+    }
+
+    /// Verifies and decrypts into a flat field map, as JSON text.
+    #[wasm_bindgen(js_name = decryptMessage)]
+    pub fn decrypt_message(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+        now_s: Option<f64>,
+    ) -> Result<String, JsValue> {
+        let plain = self
+            .inner
+            .decrypt_at(msg_signature, timestamp, nonce, body, now_s.map(u))
+            .map_err(refused)?;
+        let m = wxcore::callback::parse_message(&plain).map_err(refused)?;
+        let map: serde_json::Map<String, serde_json::Value> = m
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        Ok(serde_json::Value::Object(map).to_string())
+    }
+
+    /// The encrypted reply's XML body; `random16`: 16 bytes from the host's CSPRNG.
+    pub fn encrypt(
+        &self,
+        reply: &str,
+        timestamp: &str,
+        nonce: &str,
+        random16: &[u8],
+    ) -> Result<String, JsValue> {
+        let r: [u8; 16] = random16.try_into().map_err(|_| {
+            thrown(wxcore::ConfigError {
+                field: "random16".into(),
+                message: "must be exactly 16 bytes".into(),
+            })
+        })?;
+        Ok(self.inner.encrypt(reply, timestamp, nonce, r).to_xml())
+    }
+}
+
+/// The JS-SDK signature (the URL's `#fragment` removed).
+#[wasm_bindgen(js_name = jssdkSignature)]
+pub fn jssdk_signature(jsapi_ticket: &str, noncestr: &str, timestamp: &str, url: &str) -> String {
+    wxcore::callback::jssdk_signature(jsapi_ticket, noncestr, timestamp, url)
+}
+
 /// The engine (low level: the npm package's `Client` drives it for you).
 #[wasm_bindgen]
 pub struct Engine {

@@ -105,5 +105,34 @@ fn envelopes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, full_cycle, envelopes);
+fn callback(c: &mut Criterion) {
+    use wxcore::callback::CallbackCrypto;
+    let crypto = CallbackCrypto::new(
+        "spamtest",
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "wx2c2769f8efd9abc2",
+    )
+    .unwrap();
+    let mut msg = String::from("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[");
+    while msg.len() < 1000 {
+        msg.push('x');
+    }
+    msg.push_str("]]></Content></xml>");
+    let reply = crypto.encrypt(&msg, "1409735669", "1320562132", [7; 16]);
+    let body = reply.to_xml();
+    c.bench_function("callback_verify_decrypt_1k", |b| {
+        b.iter(|| {
+            crypto
+                .decrypt(
+                    black_box(&reply.msg_signature),
+                    "1409735669",
+                    "1320562132",
+                    black_box(&body),
+                )
+                .unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, full_cycle, envelopes, callback);
 criterion_main!(benches);

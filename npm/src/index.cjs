@@ -4,6 +4,7 @@
 // executes its outputs and feeds results back.
 
 const { EventEmitter } = require('node:events');
+const { randomBytes } = require('node:crypto');
 const native = require('../dist/node/wxcore_wasm.js');
 
 const KINDS = Object.freeze(native.errorKinds());
@@ -22,6 +23,8 @@ class WxError extends Error {
     this.callId = extra.callId ?? 0;
     this.field = extra.field ?? null;
     this.rawBody = extra.rawBody ?? null;
+    /** For callback refusals: exactly why (`bad_signature`, `receive_id_mismatch`, …). */
+    this.reason = extra.reason ?? null;
   }
 
   static fromOutput(e) {
@@ -33,7 +36,7 @@ class WxError extends Error {
 
   static wrap(e) {
     if (e instanceof WxError) return e;
-    if (e && e.kind) return new WxError(e.kind, e.message, { field: e.field });
+    if (e && e.kind) return new WxError(e.kind, e.message, { field: e.field, reason: e.reason });
     return e;
   }
 }
@@ -214,4 +217,64 @@ class Client extends EventEmitter {
   }
 }
 
-module.exports = { Client, Engine, WxError, KINDS, transportKind };
+/** A decrypted callback message: its fields, with typed accessors. */
+class CallbackMessage {
+  constructor(fields) { this.fields = fields; }
+  get(name) { return this.fields[name]; }
+  get msgType() { return this.fields.MsgType; }
+  get event() { return this.fields.Event; }
+  get fromUser() { return this.fields.FromUserName; }
+  get toUser() { return this.fields.ToUserName; }
+  get createTime() { const v = Number(this.fields.CreateTime); return Number.isFinite(v) ? v : undefined; }
+  get agentId() { const v = Number(this.fields.AgentID); return Number.isFinite(v) ? v : undefined; }
+}
+
+const wrapped = (f) => { try { return f(); } catch (e) { throw WxError.wrap(e); } };
+const text = (b) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8'));
+
+/**
+ * WXBizMsgCrypt for one app: new CallbackCrypto(token, encodingAesKey, receiveId, { acceptReceiveIds, maxAgeS }).
+ * The receive id is checked strictly unless acceptReceiveIds is given.
+ */
+class CallbackCrypto {
+  constructor(token, encodingAesKey, receiveId, options = {}) {
+    this._c = wrapped(() => new native.CallbackCrypto(token, encodingAesKey, receiveId));
+    if (options.acceptReceiveIds) this._c.acceptReceiveIds(options.acceptReceiveIds);
+    this._maxAge = options.maxAgeS ?? null;
+    if (this._maxAge !== null) this._c.maxAge(this._maxAge);
+  }
+
+  _now(nowS) { return this._maxAge === null ? undefined : (nowS ?? Math.floor(Date.now() / 1000)); }
+
+  /** The body to answer a URL check with (OA plain style or WeCom style). */
+  verifyUrl(signature, timestamp, nonce, echostr, nowS) {
+    return wrapped(() => this._c.verifyUrl(signature, String(timestamp), nonce, echostr, this._now(nowS)));
+  }
+
+  /** The plaintext of a callback body (XML with Encrypt, or JSON with encrypt). */
+  decrypt(msgSignature, timestamp, nonce, body, nowS) {
+    return wrapped(() => this._c.decrypt(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)));
+  }
+
+  decryptMessage(msgSignature, timestamp, nonce, body, nowS) {
+    return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)))));
+  }
+
+  /** The encrypted passive-reply XML (16 random bytes from node:crypto unless given). */
+  encrypt(reply, timestamp, nonce, random16 = randomBytes(16)) {
+    return wrapped(() => this._c.encrypt(reply, String(timestamp), nonce, random16));
+  }
+}
+
+/** sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…"), the URL's fragment removed. */
+function jssdkSignature(jsapiTicket, noncestr, timestamp, url) {
+  return native.jssdkSignature(jsapiTicket, noncestr, String(timestamp), url);
+}
+
+/** The object a page passes to wx.config. */
+function jssdkConfig(appId, jsapiTicket, url, noncestr = randomBytes(9).toString('base64url'), timestamp = Math.floor(Date.now() / 1000)) {
+  const ts = String(timestamp);
+  return { appId, timestamp: ts, nonceStr: noncestr, signature: jssdkSignature(jsapiTicket, noncestr, ts, url) };
+}
+
+module.exports = { Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig };

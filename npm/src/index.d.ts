@@ -20,7 +20,34 @@ export class WxError extends Error {
   /** For `config` errors: the offending field, e.g. `apps[0].token_path`. */
   readonly field: string | null;
   readonly rawBody: string | null;
+  /** For callback refusals: `bad_signature`, `receive_id_mismatch`, `stale_timestamp`, `bad_padding`, … */
+  readonly reason: string | null;
 }
+
+/** A decrypted callback message: its fields, with typed accessors. */
+export class CallbackMessage {
+  readonly fields: Record<string, string>;
+  get(name: string): string | undefined;
+  readonly msgType?: string;
+  readonly event?: string;
+  readonly fromUser?: string;
+  readonly toUser?: string;
+  readonly createTime?: number;
+  readonly agentId?: number;
+}
+
+/** WXBizMsgCrypt for one app. Refusals throw WxError with `kind` and `reason`. */
+export class CallbackCrypto {
+  constructor(token: string, encodingAesKey: string, receiveId: string, options?: { acceptReceiveIds?: string[]; maxAgeS?: number });
+  verifyUrl(signature: string, timestamp: string | number, nonce: string, echostr: string, nowS?: number): string;
+  decrypt(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): string;
+  decryptMessage(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): CallbackMessage;
+  encrypt(reply: string, timestamp: string | number, nonce: string, random16?: Uint8Array): string;
+}
+
+export function jssdkSignature(jsapiTicket: string, noncestr: string, timestamp: string | number, url: string): string;
+export function jssdkConfig(appId: string, jsapiTicket: string, url: string, noncestr?: string, timestamp?: string | number):
+  { appId: string; timestamp: string; nonceStr: string; signature: string };
 
 export interface AppConfig {
   id: string;

@@ -16,11 +16,12 @@ test('the packed tarball installs and imports as CommonJS and ESM', () => {
     writeFileSync(join(scratch, 'package.json'), '{"name":"scratch","version":"1.0.0","private":true}');
     execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', join(scratch, tgz)], { cwd: scratch });
     const probe = 'const c = new Client({apps:[{id:"oa",platform:"wechat-oa",app_id:"wx",secret:"s"}]});'
-      + 'console.log(typeof c.call, KINDS.length, typeof WxError, typeof Engine);';
-    writeFileSync(join(scratch, 'a.cjs'), `const { Client, KINDS, WxError, Engine } = require('wxcore'); ${probe}`);
-    writeFileSync(join(scratch, 'b.mjs'), `import { Client, KINDS, WxError, Engine } from 'wxcore'; ${probe}`);
+      + 'console.log(typeof c.call, KINDS.length, typeof WxError, typeof Engine, typeof CallbackCrypto, jssdkSignature("t", "n", 1, "u").length);';
+    const names = '{ Client, KINDS, WxError, Engine, CallbackCrypto, jssdkSignature }';
+    writeFileSync(join(scratch, 'a.cjs'), `const ${names} = require('wxcore'); ${probe}`);
+    writeFileSync(join(scratch, 'b.mjs'), `import ${names} from 'wxcore'; ${probe}`);
     for (const f of ['a.cjs', 'b.mjs']) {
-      assert.equal(execFileSync('node', [f], { cwd: scratch, encoding: 'utf8' }).trim(), 'function 18 function function', f);
+      assert.equal(execFileSync('node', [f], { cwd: scratch, encoding: 'utf8' }).trim(), 'function 18 function function function 40', f);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -29,7 +29,7 @@ class WxError(Exception):
 
     def __init__(self, kind: str, message: str, *, code=None, sub_message=None, http_status=None,
                  retry_after_ms=None, app: str = "", call_id: int = 0, raw_body: Optional[str] = None,
-                 field: Optional[str] = None) -> None:
+                 field: Optional[str] = None, reason: Optional[str] = None) -> None:
         super().__init__(f"{kind}: {message}" if message else kind)
         self.kind = kind
         self.code = code
@@ -41,6 +41,8 @@ class WxError(Exception):
         self.call_id = call_id
         self.raw_body = raw_body
         self.field = field
+        #: For callback refusals: exactly why (``bad_signature``, ``receive_id_mismatch``, …).
+        self.reason = reason
 
     @classmethod
     def from_output(cls, error: dict) -> "WxError":
@@ -51,9 +53,10 @@ class WxError(Exception):
 
     @classmethod
     def from_native(cls, e: Any) -> "WxError":
-        field = getattr(e, "field", None)
         message = getattr(e, "detail", None) or str(e)
-        return cls("config", message, field=field)
+        if hasattr(e, "reason"):  # a refused callback
+            return cls(e.kind, message, reason=e.reason)
+        return cls("config", message, field=getattr(e, "field", None))
 
     def __repr__(self) -> str:
         return f"WxError(kind={self.kind!r}, code={self.code!r}, message={self.message!r})"

@@ -57,6 +57,8 @@ class WxException(
     val callId: Long = 0,
     val field: String? = null,
     val rawBody: String? = null,
+    /** For callback refusals: `bad_signature`, `receive_id_mismatch`, `stale_timestamp`, … */
+    val reason: String? = null,
 ) : RuntimeException(if (message.isEmpty()) kind else "$kind: $message") {
     companion object {
         internal fun fromOutput(e: JsonObject): WxException {
@@ -76,6 +78,7 @@ class WxException(
 
         internal fun fromNative(e: wxcore.ffi.WxException): WxException = when (e) {
             is wxcore.ffi.WxException.Config -> WxException("config", e.`detail`, field = e.`field`)
+            is wxcore.ffi.WxException.Callback -> WxException(e.`kind`, e.`detail`, reason = e.`reason`)
         }
     }
 }

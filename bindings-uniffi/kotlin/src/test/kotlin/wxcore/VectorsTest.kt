@@ -57,6 +57,7 @@ class VectorsTest {
         val recorded = mutableListOf<JsonElement>()
         fun configError(e: wxcore.ffi.WxException) = when (e) {
             is wxcore.ffi.WxException.Config -> JsonObject(mapOf("config_error" to JsonObject(mapOf("field" to JsonPrimitive(e.`field`)))))
+            is wxcore.ffi.WxException.Callback -> error("a callback error from the engine: $e")
         }
         var engine = try {
             NativeEngine(config, (steps.firstOrNull()?.getValue("now_ms")?.jsonPrimitive?.long ?: 0L).toULong())

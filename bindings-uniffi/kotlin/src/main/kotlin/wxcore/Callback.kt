@@ -1,0 +1,64 @@
+// Callback crypto and JS-SDK signatures (the core's `callback` module).
+package wxcore
+
+import java.security.SecureRandom
+import wxcore.ffi.CallbackCrypto as NativeCrypto
+
+/** A decrypted callback message: its fields, with typed accessors. */
+class CallbackMessage(val fields: Map<String, String>) {
+    operator fun get(name: String): String? = fields[name]
+    val msgType: String? get() = fields["MsgType"]
+    val event: String? get() = fields["Event"]
+    val fromUser: String? get() = fields["FromUserName"]
+    val toUser: String? get() = fields["ToUserName"]
+    val createTime: Long? get() = fields["CreateTime"]?.trim()?.toLongOrNull()
+    val agentId: Long? get() = fields["AgentID"]?.trim()?.toLongOrNull()
+}
+
+private fun <T> refusals(block: () -> T): T = try {
+    block()
+} catch (e: wxcore.ffi.WxException) {
+    throw when (e) {
+        is wxcore.ffi.WxException.Config -> WxException("config", e.`detail`, field = e.`field`)
+        is wxcore.ffi.WxException.Callback -> WxException(e.`kind`, e.`detail`, reason = e.`reason`)
+    }
+}
+
+/**
+ * WXBizMsgCrypt for one app. The receive id is checked strictly unless
+ * [acceptReceiveIds] is given; [maxAgeS] turns on a replay window.
+ * Refusals throw [WxException] with `kind` and `reason`.
+ */
+class CallbackCrypto(
+    token: String,
+    encodingAesKey: String,
+    receiveId: String,
+    acceptReceiveIds: List<String>? = null,
+    private val maxAgeS: Long? = null,
+) : AutoCloseable {
+    private val c: NativeCrypto = refusals { NativeCrypto(token, encodingAesKey, receiveId, acceptReceiveIds, maxAgeS?.toULong()) }
+    private val random = SecureRandom()
+
+    private fun now(nowS: Long?): ULong? = if (maxAgeS == null) null else (nowS ?: (System.currentTimeMillis() / 1000)).toULong()
+
+    /** The body to answer a URL check with (OA plain style or WeCom style). */
+    fun verifyUrl(signature: String, timestamp: String, nonce: String, echostr: String, nowS: Long? = null): String =
+        refusals { c.verifyUrl(signature, timestamp, nonce, echostr, now(nowS)) }
+
+    /** The plaintext of a callback body (XML with Encrypt, or JSON with encrypt). */
+    fun decrypt(msgSignature: String, timestamp: String, nonce: String, body: String, nowS: Long? = null): String =
+        refusals { c.decrypt(msgSignature, timestamp, nonce, body, now(nowS)) }
+
+    fun decryptMessage(msgSignature: String, timestamp: String, nonce: String, body: String, nowS: Long? = null): CallbackMessage =
+        CallbackMessage(refusals { c.decryptMessage(msgSignature, timestamp, nonce, body, now(nowS)) })
+
+    /** The encrypted passive-reply XML (16 bytes from SecureRandom unless given). */
+    fun encrypt(reply: String, timestamp: String, nonce: String, random16: ByteArray = ByteArray(16).also(random::nextBytes)): String =
+        refusals { c.encrypt(reply, timestamp, nonce, random16) }
+
+    override fun close() = c.close()
+}
+
+/** sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…"), the URL's fragment removed. */
+fun jssdkSignature(jsapiTicket: String, noncestr: String, timestamp: String, url: String): String =
+    wxcore.ffi.jssdkSignature(jsapiTicket, noncestr, timestamp, url)

@@ -1,0 +1,69 @@
+// The published callback and JS-SDK values (tests/vectors/crypto-official.json), byte for byte.
+package wxcore
+
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+import java.io.File
+
+class CryptoTest {
+    private val v = Json.parseToJsonElement(File(System.getProperty("wxcore.vectors") ?: "../../tests/vectors", "crypto-official.json").readText()).jsonObject
+    private fun JsonObject.s(k: String) = getValue(k).jsonPrimitive.content
+    private fun body(e: String) = "<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[$e]]></Encrypt></xml>"
+    private fun sigOf(xml: String) = xml.substringAfter("<MsgSignature><![CDATA[").substringBefore("]]>")
+
+    @Test
+    fun officialCallbacksDecrypt() {
+        for (c in v.getValue("callback").jsonArray.map { it.jsonObject }) {
+            val crypto = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"))
+            assertEquals(c.s("plaintext"), crypto.decrypt(c.s("msg_signature"), c.s("timestamp"), c.s("nonce"), body(c.s("encrypt"))))
+            val m = crypto.decryptMessage(c.s("msg_signature"), c.s("timestamp"), c.s("nonce"), """{"encrypt":"${c.s("encrypt")}"}""")
+            assertTrue(m.toUser != null && m.fromUser != null && (m.createTime ?: 0) > 0)
+        }
+    }
+
+    @Test
+    fun urlVerificationBothStylesAndJssdk() {
+        for (p in v.getValue("url_verification_plain").jsonArray.map { it.jsonObject }) {
+            val crypto = CallbackCrypto(p.s("token"), "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "")
+            assertEquals(p.s("echostr"), crypto.verifyUrl(p.s("signature"), p.s("timestamp"), p.s("nonce"), p.s("echostr")))
+        }
+        val w = v.getValue("callback").jsonArray[1].jsonObject
+        val u = w.getValue("verify_url").jsonObject
+        val crypto = CallbackCrypto(w.s("token"), w.s("encoding_aes_key"), w.s("receive_id"))
+        assertEquals(u.s("reply"), crypto.verifyUrl(u.s("msg_signature"), u.s("timestamp"), u.s("nonce"), u.s("echostr")))
+        val e = assertThrows<WxException> { crypto.verifyUrl("0".repeat(40), u.s("timestamp"), u.s("nonce"), u.s("echostr")) }
+        assertEquals("signature_invalid" to "bad_signature", e.kind to e.reason)
+        for (j in v.getValue("jssdk").jsonArray.map { it.jsonObject }) {
+            assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url")))
+            assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url") + "#x"))
+        }
+    }
+
+    @Test
+    fun encryptRoundTripsAndRefusals() {
+        val c = v.getValue("callback").jsonArray[0].jsonObject
+        val crypto = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"))
+        for (msg in listOf("", "你好 🌏", "x".repeat(1 shl 20))) {
+            val xml = crypto.encrypt(msg, "1409735669", "n1")
+            assertEquals(msg, crypto.decrypt(sigOf(xml), "1409735669", "n1", xml))
+        }
+        val xml = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), "wxOTHER").encrypt("hi", "1", "n")
+        assertEquals("receive_id_mismatch", assertThrows<WxException> { crypto.decrypt(sigOf(xml), "1", "n", xml) }.reason)
+        val relaxed = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"), acceptReceiveIds = listOf(c.s("receive_id"), "wxOTHER"))
+        assertEquals("hi", relaxed.decrypt(sigOf(xml), "1", "n", xml))
+        val bad = assertThrows<WxException> { CallbackCrypto("t", "short", "x") }
+        assertEquals("config" to "invalid_encoding_aes_key", bad.kind to bad.reason)
+        val strict = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"), maxAgeS = 300)
+        val stale = assertThrows<WxException> {
+            strict.decrypt(c.s("msg_signature"), c.s("timestamp"), c.s("nonce"), body(c.s("encrypt")), nowS = c.s("timestamp").toLong() + 301)
+        }
+        assertEquals("stale_timestamp", stale.reason)
+    }
+}

@@ -1,0 +1,109 @@
+"""Callback crypto and JS-SDK signatures (the core's `callback` module)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from typing import Dict, Iterable, Optional, Union
+
+from ._errors import WxError, _NativeError
+from ._native import CallbackCrypto as _NativeCrypto
+from ._native import jssdk_signature as _jssdk_signature
+
+
+class CallbackMessage(Dict[str, str]):
+    """A decrypted message: a dict of its fields, with typed accessors."""
+
+    @property
+    def msg_type(self) -> Optional[str]:
+        return self.get("MsgType")
+
+    @property
+    def event(self) -> Optional[str]:
+        return self.get("Event")
+
+    @property
+    def from_user(self) -> Optional[str]:
+        return self.get("FromUserName")
+
+    @property
+    def to_user(self) -> Optional[str]:
+        return self.get("ToUserName")
+
+    @property
+    def create_time(self) -> Optional[int]:
+        v = self.get("CreateTime")
+        return int(v) if v and v.strip().isdigit() else None
+
+    @property
+    def agent_id(self) -> Optional[int]:
+        v = self.get("AgentID")
+        return int(v) if v and v.strip().isdigit() else None
+
+
+def _text(body: Union[str, bytes]) -> str:
+    return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+
+
+class CallbackCrypto:
+    """WXBizMsgCrypt for one app. The receive id (corp id, suite id, AppID; ""
+    for WeCom bots) is checked strictly unless ``accept_receive_ids`` is given;
+    ``max_age_s`` turns on a replay window against ``now_s`` (default: the clock)."""
+
+    def __init__(self, token: str, encoding_aes_key: str, receive_id: str, *,
+                 accept_receive_ids: Optional[Iterable[str]] = None, max_age_s: Optional[int] = None) -> None:
+        try:
+            self._c = _NativeCrypto(token, encoding_aes_key, receive_id,
+                                    list(accept_receive_ids) if accept_receive_ids is not None else None, max_age_s)
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+        self._max_age = max_age_s
+
+    def _now(self, now_s: Optional[int]) -> Optional[int]:
+        if self._max_age is None:
+            return None
+        return int(time.time()) if now_s is None else now_s
+
+    def verify_url(self, signature: str, timestamp: str, nonce: str, echostr: str, now_s: Optional[int] = None) -> str:
+        """The body to answer a URL check with (OA plain style or WeCom style)."""
+        try:
+            return self._c.verify_url(signature, timestamp, nonce, echostr, self._now(now_s))
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+
+    def decrypt(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
+                now_s: Optional[int] = None) -> str:
+        """The plaintext of a callback body (XML with Encrypt, or JSON with encrypt)."""
+        try:
+            return self._c.decrypt(msg_signature, timestamp, nonce, _text(body), self._now(now_s))
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+
+    def decrypt_message(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
+                        now_s: Optional[int] = None) -> CallbackMessage:
+        try:
+            return CallbackMessage(self._c.decrypt_message(msg_signature, timestamp, nonce, _text(body), self._now(now_s)))
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+
+    def encrypt(self, reply: str, timestamp: str, nonce: str, random16: Optional[bytes] = None) -> str:
+        """The encrypted passive-reply XML body (16 random bytes from ``os.urandom`` unless given)."""
+        try:
+            return self._c.encrypt(reply, timestamp, nonce, random16 if random16 is not None else os.urandom(16))
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+
+
+def jssdk_signature(jsapi_ticket: str, noncestr: str, timestamp: Union[str, int], url: str) -> str:
+    """``sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…")`` with the URL's fragment removed."""
+    return _jssdk_signature(jsapi_ticket, noncestr, str(timestamp), url)
+
+
+def jssdk_config(app_id: str, jsapi_ticket: str, url: str, noncestr: Optional[str] = None,
+                 timestamp: Optional[Union[str, int]] = None) -> Dict[str, str]:
+    """The object a page passes to ``wx.config``: appId, timestamp, nonceStr, signature."""
+    noncestr = noncestr or secrets.token_urlsafe(12)
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    return {"appId": app_id, "timestamp": ts, "nonceStr": noncestr,
+            "signature": jssdk_signature(jsapi_ticket, noncestr, ts, url)}
