@@ -90,9 +90,11 @@ bench-bindings: npm-build
 	$(PYTHON) -m venv target/venv-bench
 	target/venv-bench/bin/pip install -q ./bindings-uniffi/python wechatpy cryptography
 	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_call.py
+	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_callback.py
 	mkdir -p target/bench-node && cd target/bench-node && (test -f package.json || npm init -y >/dev/null) \
-		&& npm install --silent --no-audit --no-fund co-wechat-api@3.11.0
+		&& npm install --silent --no-audit --no-fund co-wechat-api@3.11.0 @wecom/crypto@1.0.1
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/call.mjs
+	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/callback.mjs
 
 fmt:
 	$(CARGO) fmt --all
