@@ -102,9 +102,13 @@ function queryPairs(query) {
 
 function transportKind(err) {
   if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
-  const code = (err && err.cause && err.cause.code) || (err && err.code) || '';
+  const cause = (err && err.cause) || err || {};
+  const code = cause.code || (err && err.code) || '';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect';
+  // `connect` tells the engine the request never left, so a POST may be
+  // resent: only for failures of the connect step itself.
+  if (code === 'ECONNREFUSED') return 'connect';
+  if ((code === 'EHOSTUNREACH' || code === 'ENETUNREACH') && cause.syscall === 'connect') return 'connect';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_VERIFY|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return 'tls';
   return 'reset';
@@ -128,16 +132,24 @@ class Client extends EventEmitter {
   constructor(options) {
     super();
     const { fetch: fetchImpl, store, now, ...config } = options || {};
+    // `store` is either the config's mode ('memory' | 'external') or a store
+    // adapter object, which means fleet mode.
+    if (store && typeof store === 'object') {
+      config.store = 'external';
+      this._store = store;
+    } else {
+      if (store !== undefined) config.store = store;
+      this._store = null;
+    }
     this._now = now || Date.now;
     this._fetch = fetchImpl || globalThis.fetch;
-    this._store = store || null;
     this.engine = new Engine(config, this._now());
     this._pending = new Map();
     this._timer = null;
     this._scheduled = false;
   }
 
-  call(app, method, path, options = {}) {
+  async call(app, method, path, options = {}) {
     const spec = { app, method, path, query: queryPairs(options.query), idempotent: !!options.idempotent };
     let body = options.body;
     if (options.json !== undefined) {
@@ -167,13 +179,22 @@ class Client extends EventEmitter {
     for (const o of outputs) {
       if (o.send) this._send(o.send);
       else if (o.done) this._complete(o.done);
-      else if (o.event) this.emit('event', o.event);
+      else if (o.event) this._emitEvent(o.event);
       else if (o.store) this._runStore(o.store);
     }
     if (this._timer) { clearTimeout(this._timer); this._timer = null; }
+    // Not unref'd: a pending retry must keep the process alive.
     if (this._pending.size > 0 && wakeAtMs !== null && wakeAtMs !== undefined) {
       this._timer = setTimeout(() => this._pump(), Math.max(0, wakeAtMs - this._now()));
-      if (this._timer.unref) this._timer.unref();
+    }
+  }
+
+  /** A listener's exception must not cost the outputs after its event. */
+  _emitEvent(event) {
+    try {
+      this.emit('event', event);
+    } catch (err) {
+      console.error('wxcore: an event listener threw', err);
     }
   }
 
@@ -188,20 +209,23 @@ class Client extends EventEmitter {
     let body;
     if (req.body) body = req.body;
     else if (req.body_base64) body = Buffer.from(req.body_base64, 'base64');
+    let status;
+    let payload;
+    const headers = {};
     try {
       const res = await this._fetch(req.url, {
         method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(req.timeout_ms),
       });
-      const payload = new Uint8Array(await res.arrayBuffer());
-      const headers = {};
+      payload = new Uint8Array(await res.arrayBuffer());
+      status = res.status;
       res.headers.forEach((v, k) => { headers[k] = v; });
-      const { outputs, wakeAtMs } = this.engine.respondPoll(req.id, res.status, headers, payload, this._now());
-      this._process(outputs, wakeAtMs);
-      return;
     } catch (err) {
       this.engine.handleTransportError(req.id, transportKind(err), this._now());
+      this._pump();
+      return;
     }
-    this._pump();
+    const { outputs, wakeAtMs } = this.engine.respondPoll(req.id, status, headers, payload, this._now());
+    this._process(outputs, wakeAtMs);
   }
 
   async _runStore(op) {
@@ -210,9 +234,16 @@ class Client extends EventEmitter {
       if (!this._store) throw new Error('the config says "store": "external" but no store was given to Client');
       result = await this._store.execute(op);
     } catch (err) {
-      result = { error: String((err && err.message) || err) };
+      // The error's class and code only: a store's message can carry a connection string.
+      result = { error: [err && err.name, err && err.code].filter(Boolean).join(' ') || 'store error' };
     }
-    this.engine.handleStoreResult(op.id, result, this._now());
+    let text;
+    try {
+      text = JSON.stringify(result);
+    } catch {
+      text = '{"error":"unserialisable store result"}';
+    }
+    this.engine.handleStoreResult(op.id, text, this._now());
     this._pump();
   }
 }

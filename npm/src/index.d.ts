@@ -99,11 +99,14 @@ export type StoreResult = { value: string | null } | { ok: true } | { locked: bo
 
 export interface Store { execute(op: StoreOp): Promise<StoreResult> }
 
-export interface ClientOptions extends Config {
+export interface ClientOptions extends Omit<Config, 'store'> {
   fetch?: typeof fetch;
-  store?: Store;
+  /** A store adapter (turns fleet mode on), or the config's mode. */
+  store?: Store | 'memory' | 'external';
   now?: () => number;
 }
+
+export function transportKind(err: unknown): 'dns' | 'connect' | 'timeout' | 'reset' | 'tls';
 
 export interface CallOptions {
   query?: Record<string, string | number> | [string, string | number][];

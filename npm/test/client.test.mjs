@@ -99,3 +99,34 @@ test('a bad config throws WxError naming the field; kinds come from the core', (
   assert.equal(KINDS.length, 18);
   assert.ok(KINDS.includes('token_invalid'));
 });
+
+test('a throwing event listener costs no call; a store object turns fleet mode on', async () => {
+  const p = fakePlatform();
+  const client = new Client({ ...CONFIG, fetch: p.fetch });
+  client.on('event', () => { throw new Error('listener bug'); });
+  const errors = [];
+  const original = console.error;
+  console.error = (...a) => errors.push(a);
+  try {
+    const results = await Promise.all([1, 2, 3].map((i) => client.call('oa', 'GET', '/cgi-bin/user/info', { query: { openid: `o${i}` } })));
+    assert.equal(results.length, 3);
+  } finally {
+    console.error = original;
+  }
+  assert.ok(errors.length >= 1);
+  const ops = [];
+  const store = { async execute(op) { ops.push(op.op); if (op.op === 'lock') return { locked: true }; if (op.op === 'incr_by') return { count: 1 }; return op.op === 'get' ? { value: null } : { ok: true }; } };
+  const fleet = new Client({ ...CONFIG, fetch: fakePlatform().fetch, store, instance_id: 'p1' });
+  await fleet.call('oa', 'GET', '/cgi-bin/user/info');
+  assert.deepEqual(ops.slice(0, 3), ['get', 'lock', 'get']);
+  assert.ok(ops.includes('set') && ops.includes('unlock'));
+});
+
+test('call() rejects instead of throwing for a body it cannot serialise', async () => {
+  const client = new Client({ ...CONFIG, fetch: fakePlatform().fetch });
+  const circular = {};
+  circular.self = circular;
+  const p = client.call('oa', 'POST', '/x', { json: circular });
+  assert.ok(p instanceof Promise);
+  await assert.rejects(p);
+});

@@ -143,3 +143,32 @@ def test_async_client_runs_concurrent_calls_with_one_token_fetch():
     assert [r["url"].rsplit("=", 1)[1] for r in results] == [f"o{i}" for i in range(20)]
     assert sum("stable_token" in r[1] for r in sync.requests) == 1
     assert httpx is not None
+
+
+def test_a_throwing_listener_or_transport_bug_never_hangs_a_call():
+    http = FakePlatform()
+    client = Client(CONFIG, http=http)
+
+    def bad_listener(event):
+        raise RuntimeError("listener bug")
+
+    client.on(bad_listener)
+    assert client.call("oa", "GET", "/cgi-bin/user/info")["url"]
+    http.fail_next = [ValueError("not an OSError")]
+    with pytest.raises(WxError) as e:
+        client.call("oa", "POST", "/cgi-bin/message/custom/send", json={})
+    assert (e.value.kind, e.value.code) == ("transport", "reset")
+    assert client.call("oa", "GET", "/cgi-bin/user/info")["url"]
+
+
+def test_a_store_returning_bytes_degrades_instead_of_hanging():
+    class BytesStore:
+        def execute(self, op):
+            return {"value": b"not json-serialisable"}
+
+    events = []
+    config = dict(CONFIG, store="external", instance_id="p1")
+    client = Client(config, http=FakePlatform(), store=BytesStore())
+    client.on(events.append)
+    assert client.call("oa", "GET", "/cgi-bin/user/info")["url"]
+    assert any(e["type"] == "store_unavailable" for e in events)

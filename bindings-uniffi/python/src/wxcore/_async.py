@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
+import logging
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import httpx
@@ -20,8 +21,13 @@ def _httpx_kind(e: Exception) -> str:
     if isinstance(e, httpx.TimeoutException):
         return "timeout"
     if isinstance(e, httpx.ConnectError):
+        cause = e.__cause__ or e.__context__
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            return transport_kind(cause)
         text = str(e).lower()
-        return "dns" if "name or service" in text or "nodename" in text else "connect"
+        return "dns" if "name or service" in text or "nodename" in text or "temporary failure" in text else "connect"
     if isinstance(e, OSError):
         return transport_kind(e)
     return "reset"
@@ -113,7 +119,10 @@ class AsyncClient:
                     future.set_result(output["done"])
             elif "event" in output:
                 for listener in self._listeners:
-                    listener(output["event"])
+                    try:
+                        listener(output["event"])
+                    except Exception:  # noqa: BLE001 - never propagated into the loop
+                        logging.getLogger("wxcore").exception("event listener failed")
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -134,11 +143,12 @@ class AsyncClient:
         try:
             status, headers, payload = await self._http(req["method"], req["url"], req["headers"], data,
                                                         req["timeout_ms"] / 1000)
+            header_json = _json.dumps(dict(headers)).encode()
+            payload = bytes(payload)
         except Exception as e:  # transport failure of any flavour
             self.engine.handle_transport_error(req["id"], _httpx_kind(e), self._now())
         else:
-            doc = _json.loads(self.engine.respond_poll(req["id"], status, _json.dumps(dict(headers)).encode(), payload,
-                                                       self._now()))
+            doc = _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
             self._process(doc["outputs"])
         self._kick()
 
@@ -146,8 +156,8 @@ class AsyncClient:
         try:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to AsyncClient')
-            result = await self._store.execute(op)
-        except Exception as e:
-            result = {"error": str(e) or type(e).__name__}
-        self.engine.handle_store_result(op["id"], _json.dumps(result).encode(), self._now())
+            text = _json.dumps(await self._store.execute(op)).encode()
+        except Exception as e:  # the class name only: a store's message can carry a connection string
+            text = _json.dumps({"error": type(e).__name__}).encode()
+        self.engine.handle_store_result(op["id"], text, self._now())
         self._kick()

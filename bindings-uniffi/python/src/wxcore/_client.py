@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import collections
 import json as _json
+import logging
 import socket
 import ssl
 import threading
@@ -47,9 +48,9 @@ def transport_kind(e: BaseException) -> str:
         return "tls"
     if isinstance(e, ConnectionRefusedError):
         return "connect"
-    if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
-        return "reset"
-    return "connect" if isinstance(e, OSError) and getattr(e, "errno", None) in (101, 111, 113) else "reset"
+    # Anything else may have happened after the request left: never "connect",
+    # which would make a POST safe to resend.
+    return "reset"
 
 
 def query_pairs(query: Query) -> List[List[str]]:
@@ -161,11 +162,18 @@ class Client:
             elif "done" in output:
                 self._done[output["done"]["call_id"]] = output["done"]
             elif "event" in output:
-                for listener in self._listeners:
-                    listener(output["event"])
+                self._emit(output["event"])
             elif "store" in output:
                 self._run_store(output["store"])
         return self._done.pop(call_id)
+
+    def _emit(self, event: dict) -> None:
+        # A listener's exception must not cost the outputs queued after its event.
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - reported, never propagated into the loop
+                logging.getLogger("wxcore").exception("event listener failed")
 
     def _send(self, req: dict) -> Optional[dict]:
         body = req.get("body")
@@ -173,17 +181,20 @@ class Client:
         try:
             status, headers, payload = self._http(req["method"], req["url"], req["headers"], data,
                                                   req["timeout_ms"] / 1000)
-        except OSError as e:
-            self.engine.handle_transport_error(req["id"], transport_kind(e), self._now())
+            header_json = _json.dumps(dict(headers)).encode()
+            payload = bytes(payload)
+        except Exception as e:  # noqa: BLE001 - any failure must still answer the engine
+            kind = transport_kind(e) if isinstance(e, OSError) else "reset"
+            self.engine.handle_transport_error(req["id"], kind, self._now())
             return None
-        return _json.loads(self.engine.respond_poll(req["id"], status, _json.dumps(dict(headers)).encode(), payload,
-                                                    self._now()))
+        return _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
 
     def _run_store(self, op: dict) -> None:
         try:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to Client')
-            result = self._store.execute(op)
+            text = _json.dumps(self._store.execute(op)).encode()
         except Exception as e:  # any store failure degrades to local behaviour in the engine
-            result = {"error": str(e) or type(e).__name__}
-        self.engine.handle_store_result(op["id"], _json.dumps(result).encode(), self._now())
+            # The class name only: a store's message can carry a connection string.
+            text = _json.dumps({"error": type(e).__name__}).encode()
+        self.engine.handle_store_result(op["id"], text, self._now())

@@ -110,12 +110,16 @@ class JdkHttp(private val client: HttpClient = HttpClient.newBuilder().connectTi
 }
 
 /** Maps a JVM transport failure to the engine's kinds. */
-fun transportKind(e: Throwable): String = when (e) {
-    is UnknownHostException -> "dns"
-    is HttpTimeoutException, is SocketTimeoutException -> "timeout"
-    is ConnectException, is NoRouteToHostException -> if (e.cause is UnknownHostException) "dns" else "connect"
-    is SSLException -> "tls"
-    else -> "reset"
+fun transportKind(e: Throwable): String {
+    // The JDK client wraps a DNS failure as ConnectException(ConnectException(UnresolvedAddressException)).
+    val chain = generateSequence(e) { it.cause }.take(8).toList()
+    return when {
+        chain.any { it is UnknownHostException || it is java.nio.channels.UnresolvedAddressException } -> "dns"
+        e is HttpTimeoutException || e is SocketTimeoutException -> "timeout"
+        e is ConnectException || e is NoRouteToHostException -> "connect"
+        chain.any { it is SSLException } -> "tls"
+        else -> "reset"
+    }
 }
 
 internal fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.contentOrNull
@@ -209,11 +213,20 @@ class Client(
             when {
                 "send" in o -> send(o.getValue("send").jsonObject)?.let { d -> d.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) } }
                 "done" in o -> o.getValue("done").jsonObject.let { done[it.getValue("call_id").jsonPrimitive.long] = it }
-                "event" in o -> listeners.forEach { it(o.getValue("event").jsonObject) }
+                "event" in o -> emit(o.getValue("event").jsonObject)
                 "store" in o -> runStore(o.getValue("store").jsonObject)
             }
         }
         return done.remove(callId)!!
+    }
+
+    // A listener's exception must not cost the outputs queued after its event.
+    private fun emit(event: JsonObject) = listeners.forEach {
+        try {
+            it(event)
+        } catch (e: Exception) {
+            System.getLogger("wxcore").log(System.Logger.Level.WARNING, "event listener failed", e)
+        }
     }
 
     private fun send(req: JsonObject): JsonObject? {
@@ -223,6 +236,7 @@ class Client(
         val response = try {
             http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
         } catch (e: Exception) {
+            if (e is InterruptedException) Thread.currentThread().interrupt()
             engine.handleTransportError(id, transportKind(e), now().toULong())
             return null
         }
@@ -235,7 +249,8 @@ class Client(
         val result = try {
             (store ?: throw IllegalStateException("the config says \"store\": \"external\" but no store was given to Client")).execute(op)
         } catch (e: Exception) {
-            JsonObject(mapOf("error" to JsonPrimitive(e.message ?: e.javaClass.simpleName)))
+            // The class name only: a store's message can carry a connection string.
+            JsonObject(mapOf("error" to JsonPrimitive(e.javaClass.simpleName)))
         }
         engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong())
     }

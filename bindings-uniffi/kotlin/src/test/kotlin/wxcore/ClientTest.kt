@@ -96,6 +96,14 @@ class ClientTest {
     }
 
     @Test
+    fun aThrowingListenerCostsNoCall() {
+        val c = Client(config, http = FakePlatform())
+        c.on { throw IllegalStateException("listener bug") }
+        assertTrue("access_token=T1" in url(c.call("oa", "GET", "/cgi-bin/user/info")))
+        assertEquals("dns", transportKind(ConnectException().apply { initCause(java.nio.channels.UnresolvedAddressException()) }))
+    }
+
+    @Test
     fun badConfigNamesTheField() {
         val e = assertThrows<WxException> {
             Client("""{"apps":[{"id":"j","platform":"jing","app_id":"a","secret":"s","base_url":"https://j"}]}""")
