@@ -10,9 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tupl
 
 import httpx
 
-from ._client import Query, done_value, now_ms, query_pairs, transport_kind
-from ._errors import WxError, _NativeError
-from ._native import Engine
+from ._client import Query, call_spec, done_value, new_engine, now_ms, transport_kind
 
 AsyncHttp = Callable[[str, str, Dict[str, str], Optional[bytes], float], Awaitable[Tuple[int, Mapping[str, str], bytes]]]
 
@@ -43,11 +41,7 @@ class AsyncClient:
     def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[AsyncHttp] = None, store: Any = None,
                  now: Optional[Callable[[], int]] = None) -> None:
         self._now = now or now_ms
-        text = config if isinstance(config, str) else _json.dumps(config)
-        try:
-            self.engine = Engine(text, self._now())
-        except _NativeError as e:
-            raise WxError.from_native(e) from None
+        self.engine = new_engine(config, self._now())
         self._http = http or self._httpx
         self._client: Optional[httpx.AsyncClient] = None
         self._store = store
@@ -63,14 +57,7 @@ class AsyncClient:
     async def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
                    idempotent: bool = False, *, body: Optional[bytes] = None, content_type: Optional[str] = None,
                    full: bool = False) -> Any:
-        spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
-                                "idempotent": idempotent}
-        if json is not None:
-            body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
-            content_type = "application/json"
-        if content_type:
-            spec["content_type"] = content_type
-        raw = _json.dumps(spec).encode()
+        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
         doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                           else self.engine.submit_poll(raw, self._now()))
         future = asyncio.get_running_loop().create_future()

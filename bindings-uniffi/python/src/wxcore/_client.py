@@ -60,6 +60,28 @@ def query_pairs(query: Query) -> List[List[str]]:
     return [[str(k), str(v)] for k, v in items]
 
 
+def new_engine(config: Union[str, Mapping[str, Any]], now: int) -> Engine:
+    """The engine for a config given as JSON text or a mapping."""
+    text = config if isinstance(config, str) else _json.dumps(config)
+    try:
+        return Engine(text, now)
+    except _NativeError as e:
+        raise WxError.from_native(e) from None
+
+
+def call_spec(app: str, method: str, path: str, query: Query, json: Any, idempotent: bool,
+              body: Optional[bytes], content_type: Optional[str]) -> Tuple[bytes, Optional[bytes]]:
+    """The engine's call spec (JSON bytes) and the body to send with it."""
+    spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
+                            "idempotent": idempotent}
+    if json is not None:
+        body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+        content_type = "application/json"
+    if content_type:
+        spec["content_type"] = content_type
+    return _json.dumps(spec).encode(), body
+
+
 class Reply:
     """The full answer of a successful call (``Client.call(..., full=True)``)."""
 
@@ -101,11 +123,7 @@ class Client:
     def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[Http] = None, store: Any = None,
                  now: Optional[Callable[[], int]] = None) -> None:
         self._now = now or now_ms
-        text = config if isinstance(config, str) else _json.dumps(config)
-        try:
-            self.engine = Engine(text, self._now())
-        except _NativeError as e:
-            raise WxError.from_native(e) from None
+        self.engine = new_engine(config, self._now())
         self._http = http or urllib_http
         self._store = store
         self._listeners: List[Callable[[dict], None]] = []
@@ -121,15 +139,8 @@ class Client:
              full: bool = False) -> Any:
         """Makes one API call: the parsed JSON reply, or ``bytes`` for a binary
         one (media); ``full=True`` gives a :class:`Reply`. Raises :class:`WxError`."""
-        spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
-                                "idempotent": idempotent}
-        if json is not None:
-            body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
-            content_type = "application/json"
-        if content_type:
-            spec["content_type"] = content_type
+        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
         with self._lock:
-            raw = _json.dumps(spec).encode()
             doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                               else self.engine.submit_poll(raw, self._now()))
             return done_value(self._run(doc["call_id"], doc), full)
