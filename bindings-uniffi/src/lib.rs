@@ -157,6 +157,18 @@ pub fn jssdk_signature(
     wxcore::callback::jssdk_signature(&jsapi_ticket, &noncestr, &timestamp, &url)
 }
 
+/// The `wx.config` object as JSON (`appId`, `timestamp`, `nonceStr`, `signature`).
+#[uniffi::export]
+pub fn jssdk_config_json(
+    app_id: String,
+    jsapi_ticket: String,
+    noncestr: String,
+    timestamp: String,
+    url: String,
+) -> String {
+    wxcore::callback::jssdk_config(&app_id, &jsapi_ticket, &noncestr, &timestamp, &url).to_json()
+}
+
 /// The engine. Every method takes `now_ms` (Unix milliseconds) from the host.
 #[derive(uniffi::Object)]
 pub struct Engine {

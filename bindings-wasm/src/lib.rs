@@ -147,6 +147,18 @@ pub fn jssdk_signature(jsapi_ticket: &str, noncestr: &str, timestamp: &str, url:
     wxcore::callback::jssdk_signature(jsapi_ticket, noncestr, timestamp, url)
 }
 
+/// The `wx.config` object as JSON text.
+#[wasm_bindgen(js_name = jssdkConfigJson)]
+pub fn jssdk_config_json(
+    app_id: &str,
+    jsapi_ticket: &str,
+    noncestr: &str,
+    timestamp: &str,
+    url: &str,
+) -> String {
+    wxcore::callback::jssdk_config(app_id, jsapi_ticket, noncestr, timestamp, url).to_json()
+}
+
 /// The engine (low level: the npm package's `Client` drives it for you).
 #[wasm_bindgen]
 pub struct Engine {

@@ -131,6 +131,20 @@ pub struct JssdkConfig {
     pub signature: String,
 }
 
+impl JssdkConfig {
+    /// The object exactly as a page passes it to `wx.config`:
+    /// `{"appId", "timestamp", "nonceStr", "signature"}`.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "appId": self.app_id,
+            "timestamp": self.timestamp,
+            "nonceStr": self.nonce_str,
+            "signature": self.signature,
+        })
+        .to_string()
+    }
+}
+
 /// Everything `wx.config` needs for a page at `url`.
 pub fn jssdk_config(
     app_id: &str,

@@ -293,3 +293,59 @@ fn conformance_vectors() {
         assert!(platforms.contains(p), "no scenario for {p}");
     }
 }
+
+/// The runner must reject a scenario whose expectations are wrong: a
+/// corrupted wake time, URL or error kind, or an output left out.
+#[test]
+fn runner_rejects_corrupted_expectations() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(vectors_dir().join("oa-tokens.json")).unwrap(),
+    )
+    .unwrap();
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    let single_flight = &scenarios[0];
+    let endpoint_error = scenarios
+        .iter()
+        .find(|s| {
+            s["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("token endpoint 40001")
+        })
+        .unwrap();
+    assert!(check(single_flight).is_ok() && check(endpoint_error).is_ok());
+
+    let corrupt = |s: &Value, f: &dyn Fn(&mut Vec<Value>)| {
+        let mut s = s.clone();
+        f(s["expect"].as_array_mut().unwrap());
+        check(&s)
+    };
+    let wake = corrupt(single_flight, &|e| {
+        let idle = e
+            .iter_mut()
+            .rev()
+            .find(|o| o["idle"]["wake_at_ms"].is_u64())
+            .unwrap();
+        let w = idle["idle"]["wake_at_ms"].as_u64().unwrap();
+        idle["idle"]["wake_at_ms"] = json!(w + 1);
+    });
+    assert!(wake.is_err(), "a wrong wake time passed");
+    let url = corrupt(single_flight, &|e| {
+        let send = e.iter_mut().find(|o| o["send"]["url"].is_string()).unwrap();
+        let u = format!("{}x", send["send"]["url"].as_str().unwrap());
+        send["send"]["url"] = json!(u);
+    });
+    assert!(url.is_err(), "a wrong URL passed");
+    let missing = corrupt(single_flight, &|e| {
+        e.pop();
+    });
+    assert!(missing.is_err(), "an unexpected extra output passed");
+    let kind = corrupt(endpoint_error, &|e| {
+        let done = e
+            .iter_mut()
+            .find(|o| o["done"]["error"]["kind"].is_string())
+            .unwrap();
+        done["done"]["error"]["kind"] = json!("busy");
+    });
+    assert!(kind.is_err(), "a wrong error kind passed");
+}

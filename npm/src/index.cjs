@@ -304,8 +304,8 @@ function jssdkSignature(jsapiTicket, noncestr, timestamp, url) {
 
 /** The object a page passes to wx.config. */
 function jssdkConfig(appId, jsapiTicket, url, noncestr = randomBytes(9).toString('base64url'), timestamp = Math.floor(Date.now() / 1000)) {
-  const ts = String(timestamp);
-  return { appId, timestamp: ts, nonceStr: noncestr, signature: jssdkSignature(jsapiTicket, noncestr, ts, url) };
+  // The host supplies randomness and the clock; the core builds the object.
+  return JSON.parse(native.jssdkConfigJson(appId, jsapiTicket, noncestr, String(timestamp), url));
 }
 
 module.exports = { Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig };

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -9,6 +10,7 @@ from typing import Dict, Iterable, Optional, Union
 
 from ._errors import WxError, _NativeError
 from ._native import CallbackCrypto as _NativeCrypto
+from ._native import jssdk_config_json as _jssdk_config_json
 from ._native import jssdk_signature as _jssdk_signature
 
 
@@ -103,7 +105,7 @@ def jssdk_signature(jsapi_ticket: str, noncestr: str, timestamp: Union[str, int]
 def jssdk_config(app_id: str, jsapi_ticket: str, url: str, noncestr: Optional[str] = None,
                  timestamp: Optional[Union[str, int]] = None) -> Dict[str, str]:
     """The object a page passes to ``wx.config``: appId, timestamp, nonceStr, signature."""
+    # The host supplies randomness and the clock; the core builds the object.
     noncestr = noncestr or secrets.token_urlsafe(12)
     ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {"appId": app_id, "timestamp": ts, "nonceStr": noncestr,
-            "signature": jssdk_signature(jsapi_ticket, noncestr, ts, url)}
+    return json.loads(_jssdk_config_json(app_id, jsapi_ticket, noncestr, ts, url))

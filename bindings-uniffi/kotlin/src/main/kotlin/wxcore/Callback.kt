@@ -62,3 +62,13 @@ class CallbackCrypto(
 /** sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…"), the URL's fragment removed. */
 fun jssdkSignature(jsapiTicket: String, noncestr: String, timestamp: String, url: String): String =
     wxcore.ffi.jssdkSignature(jsapiTicket, noncestr, timestamp, url)
+
+/** The object a page passes to `wx.config` (appId, timestamp, nonceStr, signature). */
+fun jssdkConfig(
+    appId: String, jsapiTicket: String, url: String,
+    noncestr: String = java.util.UUID.randomUUID().toString().replace("-", "").take(16),
+    timestamp: String = (System.currentTimeMillis() / 1000).toString(),
+): kotlinx.serialization.json.JsonObject =
+    kotlinx.serialization.json.Json.parseToJsonElement(wxcore.ffi.jssdkConfigJson(appId, jsapiTicket, noncestr, timestamp, url)).let {
+        it as kotlinx.serialization.json.JsonObject
+    }

@@ -43,6 +43,8 @@ class CryptoTest {
         for (j in v.getValue("jssdk").jsonArray.map { it.jsonObject }) {
             assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url")))
             assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url") + "#x"))
+            val page = jssdkConfig("wxAPP", j.s("jsapi_ticket"), j.s("url"), j.s("noncestr"), j.s("timestamp"))
+            assertEquals(listOf("wxAPP", j.s("noncestr"), j.s("signature")), listOf(page.s("appId"), page.s("nonceStr"), page.s("signature")))
         }
     }
 
