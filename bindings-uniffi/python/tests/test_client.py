@@ -171,3 +171,51 @@ def test_a_store_returning_bytes_degrades_instead_of_hanging():
     client.on(events.append)
     assert client.call("oa", "GET", "/cgi-bin/user/info")["url"]
     assert any(e["type"] == "store_unavailable" for e in events)
+
+
+def test_threads_overlap_their_requests_and_share_one_token_fetch():
+    import threading
+    import time
+
+    class SlowPlatform(FakePlatform):
+        def __init__(self):
+            super().__init__()
+            self.active = self.peak = 0
+            self.guard = threading.Lock()
+
+        def __call__(self, *args):
+            with self.guard:
+                self.active += 1
+                self.peak = max(self.peak, self.active)
+            time.sleep(0.02)
+            try:
+                return super().__call__(*args)
+            finally:
+                with self.guard:
+                    self.active -= 1
+
+    http = SlowPlatform()
+    client = Client(CONFIG, http=http)
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": f"o{i}"})["url"])) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.split("openid=")[1] for r in results) == sorted(f"o{i}" for i in range(8))
+    assert sum("stable_token" in r[1] for r in http.requests) == 1
+    assert http.peak > 1, "requests of different threads did not overlap"
+
+
+def test_a_listener_may_call_the_client_from_inside_the_loop():
+    client = Client(CONFIG, http=FakePlatform())
+    inner = []
+
+    def listener(event):
+        if event["type"] == "token_fetched" and not inner:
+            inner.append(client.call("oa", "GET", "/cgi-bin/tags/get")["url"])
+
+    client.on(listener)
+    outer = client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": "o1"})
+    assert outer["url"].endswith("openid=o1") and inner[0].endswith("/cgi-bin/tags/get?access_token=T1")

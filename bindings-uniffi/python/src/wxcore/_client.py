@@ -118,6 +118,11 @@ class Client:
     (default: ``urllib``); transport failures raise ``OSError`` subclasses.
     ``store`` (fleet mode) has ``execute(op: dict) -> dict`` answering the
     engine's store operations. ``now`` returns Unix milliseconds.
+
+    One client serves many threads at once: each calling thread runs the
+    loop, taking whatever output is next (its own call's or another's) and
+    performing it outside the lock, so requests of different threads overlap
+    while the engine still sees one token fetch per app.
     """
 
     def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[Http] = None, store: Any = None,
@@ -128,7 +133,11 @@ class Client:
         self._store = store
         self._listeners: List[Callable[[dict], None]] = []
         self._done: Dict[int, dict] = {}
-        self._lock = threading.RLock()
+        self._queue: collections.deque = collections.deque()
+        self._wake: Optional[int] = None
+        self._in_flight = 0  # outputs taken from the queue and not yet answered
+        # Reentrant: a listener may call the client from inside the loop.
+        self._cond = threading.Condition(threading.RLock())
 
     def on(self, listener: Callable[[dict], None]) -> None:
         """Calls ``listener(event)`` for each engine event (token fetched, failover, quota warning, …)."""
@@ -140,43 +149,63 @@ class Client:
         """Makes one API call: the parsed JSON reply, or ``bytes`` for a binary
         one (media); ``full=True`` gives a :class:`Reply`. Raises :class:`WxError`."""
         raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
-        with self._lock:
+        with self._cond:
             doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                               else self.engine.submit_poll(raw, self._now()))
-            return done_value(self._run(doc["call_id"], doc), full)
+            self._take(doc)
+        return done_value(self._run(doc["call_id"]), full)
 
     def export_state(self) -> str:
-        return self.engine.export_state()
+        with self._cond:
+            return self.engine.export_state()
 
     # -- the loop --
 
-    def _run(self, call_id: int, doc: dict) -> dict:
+    def _take(self, doc: dict) -> None:
+        """Queues an engine answer's outputs (lock held)."""
+        self._queue.extend(doc["outputs"])
+        self._wake = doc["wake_at_ms"]
+        if doc["outputs"]:
+            self._cond.notify_all()
+
+    def _run(self, call_id: int) -> dict:
         # Outputs arrive with each input (submit, response), so a plain call
         # costs two boundary crossings; poll only when nothing is queued.
-        queue = collections.deque(doc["outputs"])
-        wake = doc["wake_at_ms"]
-        while call_id not in self._done:
-            if not queue:
-                doc = _json.loads(self.engine.poll(self._now()))
-                queue.extend(doc["outputs"])
-                wake = doc["wake_at_ms"]
-                if not queue:
-                    if wake is None:  # nothing pending and no timer: cannot happen for a live call
+        while True:
+            with self._cond:
+                while True:
+                    if call_id in self._done:
+                        return self._done.pop(call_id)
+                    if not self._queue and (self._wake is None or self._wake <= self._now()):
+                        self._take(_json.loads(self.engine.poll(self._now())))
+                    if self._queue:
+                        break
+                    if self._wake is None and self._in_flight == 0:
+                        # Nothing queued, in flight or timed: the engine lost the call (a core bug).
                         raise WxError("unknown", "engine idle with the call unfinished", call_id=call_id)
-                    time.sleep(max(0, wake - self._now()) / 1000)
-                continue
-            output = queue.popleft()
-            if "send" in output:
-                doc = self._send(output["send"])
-                if doc is not None:
-                    queue.extend(doc["outputs"])
-            elif "done" in output:
-                self._done[output["done"]["call_id"]] = output["done"]
-            elif "event" in output:
-                self._emit(output["event"])
-            elif "store" in output:
-                self._run_store(output["store"])
-        return self._done.pop(call_id)
+                    # Another thread performs what this call waits for, or a timer is due later.
+                    timeout = None if self._wake is None else max(0, self._wake - self._now()) / 1000
+                    self._cond.wait(timeout)
+                output = self._queue.popleft()
+                if "done" in output:
+                    self._done[output["done"]["call_id"]] = output["done"]
+                    self._cond.notify_all()
+                    continue
+                if "event" in output:
+                    self._emit(output["event"])
+                    continue
+                self._in_flight += 1
+            doc = None
+            try:  # outside the lock: other threads' requests overlap with this one
+                if "send" in output:
+                    doc = self._send(output["send"])
+                else:
+                    doc = self._run_store(output["store"])
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    self._take(doc if doc is not None else _json.loads(self.engine.poll(self._now())))
+                    self._cond.notify_all()
 
     def _emit(self, event: dict) -> None:
         # A listener's exception must not cost the outputs queued after its event.
@@ -187,6 +216,7 @@ class Client:
                 logging.getLogger("wxcore").exception("event listener failed")
 
     def _send(self, req: dict) -> Optional[dict]:
+        """Performs one request; the engine's answer (outputs), or None after a transport error."""
         body = req.get("body")
         data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
         try:
@@ -196,9 +226,11 @@ class Client:
             payload = bytes(payload)
         except Exception as e:  # noqa: BLE001 - any failure must still answer the engine
             kind = transport_kind(e) if isinstance(e, OSError) else "reset"
-            self.engine.handle_transport_error(req["id"], kind, self._now())
+            with self._cond:
+                self.engine.handle_transport_error(req["id"], kind, self._now())
             return None
-        return _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
+        with self._cond:
+            return _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
 
     def _run_store(self, op: dict) -> None:
         try:
@@ -208,4 +240,6 @@ class Client:
         except Exception as e:  # any store failure degrades to local behaviour in the engine
             # The class name only: a store's message can carry a connection string.
             text = _json.dumps({"error": type(e).__name__}).encode()
-        self.engine.handle_store_result(op["id"], text, self._now())
+        with self._cond:
+            self.engine.handle_store_result(op["id"], text, self._now())
+        return None

@@ -26,6 +26,9 @@ import java.net.http.HttpTimeoutException
 import java.nio.ByteBuffer
 import java.time.Duration
 import java.util.Base64
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.locks.ReentrantLock
+import kotlin.concurrent.withLock
 import javax.net.ssl.SSLException
 import wxcore.ffi.Engine as NativeEngine
 
@@ -130,6 +133,11 @@ internal fun direct(bytes: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(by
  * `Client(configJson).call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o1"))`
  * returns the parsed JSON reply ([JsonElement]) or, for a binary body, a [ByteArray];
  * failures throw [WxException].
+ *
+ * One client serves many threads at once: each calling thread runs the loop,
+ * taking whatever output is next (its own call's or another's) and performing
+ * it outside the lock, so requests of different threads overlap while the
+ * engine still sees one token fetch per app.
  */
 class Client(
     config: String,
@@ -142,8 +150,15 @@ class Client(
     } catch (e: wxcore.ffi.WxException) {
         throw WxException.fromNative(e)
     }
-    private val listeners = mutableListOf<(JsonObject) -> Unit>()
+    private val listeners = java.util.concurrent.CopyOnWriteArrayList<(JsonObject) -> Unit>()
     private val done = HashMap<Long, JsonObject>()
+    private val queue = ArrayDeque<JsonObject>()
+    private var wake: Long? = null
+    private var inFlight = 0 // outputs taken from the queue and not yet answered
+
+    // Reentrant: a listener may call the client from inside the loop.
+    private val lock = ReentrantLock()
+    private val changed = lock.newCondition()
 
     /** Calls `listener(event)` for each engine event (token fetched, failover, quota warning, …). */
     fun on(listener: (JsonObject) -> Unit) {
@@ -158,7 +173,6 @@ class Client(
         return reply.json ?: reply.bytes ?: ByteArray(0)
     }
 
-    @Synchronized
     fun callFull(
         app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
         json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
@@ -172,14 +186,17 @@ class Client(
             append('}')
         }.toByteArray()
         val payload = json?.toByteArray() ?: body
-        val text = if (payload != null) engine.submitWithBodyPoll(direct(spec), direct(payload), now().toULong())
-        else engine.submitPoll(direct(spec), now().toULong())
-        val doc = Json.parseToJsonElement(text).jsonObject
-        val id = doc.getValue("call_id").jsonPrimitive.long
-        return reply(run(id, doc))
+        val id = lock.withLock {
+            val text = if (payload != null) engine.submitWithBodyPoll(direct(spec), direct(payload), now().toULong())
+            else engine.submitPoll(direct(spec), now().toULong())
+            val doc = Json.parseToJsonElement(text).jsonObject
+            take(doc)
+            doc.getValue("call_id").jsonPrimitive.long
+        }
+        return reply(run(id))
     }
 
-    fun exportState(): String = engine.exportState()
+    fun exportState(): String = lock.withLock { engine.exportState() }
 
     override fun close() = engine.close()
 
@@ -194,30 +211,59 @@ class Client(
         }
     }
 
+    /** Queues an engine answer's outputs (lock held). */
+    private fun take(doc: JsonObject) {
+        val outputs = doc.getValue("outputs").jsonArray
+        outputs.forEach { queue.add(it.jsonObject) }
+        wake = (doc["wake_at_ms"] as? JsonPrimitive)?.longOrNull
+        if (outputs.isNotEmpty()) changed.signalAll()
+    }
+
+    private fun poll(): JsonObject = Json.parseToJsonElement(engine.poll(now().toULong())).jsonObject
+
     // Outputs arrive with each input, so a plain call is two crossings; poll only when nothing is queued.
-    private fun run(callId: Long, first: JsonObject): JsonObject {
-        val queue = ArrayDeque<JsonObject>()
-        first.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) }
-        while (callId !in done) {
-            if (queue.isEmpty()) {
-                val doc = Json.parseToJsonElement(engine.poll(now().toULong())).jsonObject
-                doc.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) }
-                if (queue.isEmpty()) {
-                    val wake = (doc["wake_at_ms"] as? JsonPrimitive)?.longOrNull
-                        ?: throw WxException("unknown", "engine idle with the call unfinished", callId = callId)
-                    Thread.sleep(maxOf(0, wake - now()))
+    private fun run(callId: Long): JsonObject {
+        while (true) {
+            val output = lock.withLock {
+                var next: JsonObject? = null
+                while (next == null) {
+                    done.remove(callId)?.let { return it }
+                    if (queue.isEmpty() && wake.let { it == null || it <= now() }) take(poll())
+                    if (queue.isEmpty()) {
+                        val w = wake
+                        // Nothing queued, in flight or timed: the engine lost the call (a core bug).
+                        if (w == null && inFlight == 0) throw WxException("unknown", "engine idle with the call unfinished", callId = callId)
+                        // Another thread performs what this call waits for, or a timer is due later.
+                        if (w == null) changed.await() else changed.await(maxOf(0, w - now()), TimeUnit.MILLISECONDS)
+                        continue
+                    }
+                    val o = queue.removeFirst()
+                    when {
+                        "done" in o -> o.getValue("done").jsonObject.let {
+                            done[it.getValue("call_id").jsonPrimitive.long] = it
+                            changed.signalAll()
+                        }
+                        "event" in o -> emit(o.getValue("event").jsonObject)
+                        else -> {
+                            inFlight++
+                            next = o
+                        }
+                    }
                 }
-                continue
+                next
             }
-            val o = queue.removeFirst()
-            when {
-                "send" in o -> send(o.getValue("send").jsonObject)?.let { d -> d.getValue("outputs").jsonArray.forEach { queue.add(it.jsonObject) } }
-                "done" in o -> o.getValue("done").jsonObject.let { done[it.getValue("call_id").jsonPrimitive.long] = it }
-                "event" in o -> emit(o.getValue("event").jsonObject)
-                "store" in o -> runStore(o.getValue("store").jsonObject)
+            // Outside the lock: other threads' requests overlap with this one.
+            var doc: JsonObject? = null
+            try {
+                doc = if ("send" in output) send(output.getValue("send").jsonObject) else runStore(output.getValue("store").jsonObject)
+            } finally {
+                lock.withLock {
+                    inFlight--
+                    take(doc ?: poll())
+                    changed.signalAll()
+                }
             }
         }
-        return done.remove(callId)!!
     }
 
     // A listener's exception must not cost the outputs queued after its event.
@@ -229,6 +275,7 @@ class Client(
         }
     }
 
+    /** Performs one request; the engine's answer (outputs), or null after a transport error. */
     private fun send(req: JsonObject): JsonObject? {
         val id = req.getValue("id").jsonPrimitive.long.toULong()
         val body = req.str("body")?.toByteArray() ?: req.str("body_base64")?.let { Base64.getDecoder().decode(it) }
@@ -237,21 +284,22 @@ class Client(
             http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
         } catch (e: Exception) {
             if (e is InterruptedException) Thread.currentThread().interrupt()
-            engine.handleTransportError(id, transportKind(e), now().toULong())
+            lock.withLock { engine.handleTransportError(id, transportKind(e), now().toULong()) }
             return null
         }
         val h = JsonObject(response.headers.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
-        val text = engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong())
+        val text = lock.withLock { engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong()) }
         return Json.parseToJsonElement(text).jsonObject
     }
 
-    private fun runStore(op: JsonObject) {
+    private fun runStore(op: JsonObject): JsonObject? {
         val result = try {
             (store ?: throw IllegalStateException("the config says \"store\": \"external\" but no store was given to Client")).execute(op)
         } catch (e: Exception) {
             // The class name only: a store's message can carry a connection string.
             JsonObject(mapOf("error" to JsonPrimitive(e.javaClass.simpleName)))
         }
-        engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong())
+        lock.withLock { engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong()) }
+        return null
     }
 }
