@@ -26,8 +26,14 @@ pub(crate) enum Phase {
     New,
     NeedToken,
     Queued,
-    Waiting { until: u64 },
-    InFlight { req: u64 },
+    Waiting {
+        until: u64,
+    },
+    /// Fleet mode: waiting for the shared quota counter before sending.
+    Reserving,
+    InFlight {
+        req: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -42,6 +48,8 @@ pub(crate) struct CallState {
     /// A bit per host index that failed this call at the transport level.
     pub(crate) failed_hosts: u64,
     pub(crate) phase: Phase,
+    /// The next send is already counted against the shared daily quota.
+    pub(crate) reserved: bool,
 }
 
 #[derive(Debug)]
@@ -75,6 +83,7 @@ pub(crate) enum StorePurpose {
     Recheck(usize),
     Write(usize, &'static str),
     QuotaIncr(usize, String),
+    QuotaReserve(CallId),
 }
 
 /// Times beyond this (about the year 287,000) are taken as this, so that no
@@ -229,6 +238,7 @@ impl Engine {
                 last_host: None,
                 failed_hosts: 0,
                 phase: Phase::New,
+                reserved: false,
             },
         );
         match problem {
@@ -554,8 +564,12 @@ impl Engine {
             self.apps[a].cred.waiting.push(id);
             return self.start_fetch(a, now);
         }
+        if self.reserve_quota(id, now) {
+            return;
+        }
         let req = self.next_request_id();
         let c = self.calls.get_mut(&id).expect("call");
+        let reserved = std::mem::take(&mut c.reserved);
         let a = c.app;
         let app = &mut self.apps[a];
         let host = self.circuits.choose(&app.hosts, now, c.failed_hosts);
@@ -609,7 +623,9 @@ impl Engine {
                 gen,
             },
         );
-        self.count_quota(a, &path, now);
+        if !reserved {
+            self.count_quota(a, &path, now);
+        }
         self.out.push_back(Output::Send(HttpRequest {
             id: req,
             method,
@@ -620,17 +636,82 @@ impl Engine {
         }));
     }
 
+    /// Fleet mode, enforcing a daily limit: counts the call in the shared
+    /// store *before* it is sent, so the fleet together never exceeds the
+    /// limit (counting alongside the send would let every process's calls in
+    /// flight overshoot it). Returns whether the call now waits for the count.
+    fn reserve_quota(&mut self, id: CallId, now: u64) -> bool {
+        let c = &self.calls[&id];
+        let a = c.app;
+        let app = &self.apps[a];
+        if c.reserved
+            || self.cfg.store != StoreMode::External
+            || app.quota_mode != QuotaMode::Enforce
+            || app.limit(&c.call.path).is_none()
+        {
+            return false;
+        }
+        let key = self.quota_key(a, &c.call.path, now);
+        let ttl_ms = quota::next_reset(now) - now;
+        // The concurrency slot is held while the count is out.
+        self.apps[a].inflight += 1;
+        self.calls.get_mut(&id).expect("call").phase = Phase::Reserving;
+        self.store(
+            StoreCommand::IncrBy {
+                key,
+                delta: 1,
+                ttl_ms,
+            },
+            StorePurpose::QuotaReserve(id),
+        );
+        true
+    }
+
+    /// The shared count for a reserving call: send it if it is within the
+    /// limit, refuse it otherwise; a failed store falls back to local counting.
+    pub(crate) fn on_reservation(&mut self, id: CallId, count: Option<i64>, now: u64) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase != Phase::Reserving {
+            return;
+        }
+        c.phase = Phase::New;
+        c.reserved = true;
+        let a = c.app;
+        let path = c.call.path.clone();
+        self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        match count {
+            Some(n) => {
+                let app = &mut self.apps[a];
+                app.quota.roll(now);
+                let limit = app.limit(&path);
+                let n = n.max(0) as u64;
+                let crossings = app.quota.record(&path, n, limit);
+                self.quota_events(a, &path, crossings, now);
+                if limit.is_some_and(|l| n > l) {
+                    if let Some(e) = self.quota_refusal(a, &path, now) {
+                        self.fail(id, e);
+                    }
+                    if !self.apps[a].queue.is_empty() {
+                        self.pump_queue(a, now);
+                    }
+                    return;
+                }
+            }
+            None => self.count_quota_locally(a, &path, now),
+        }
+        self.send_call(id, now);
+    }
+
     /// Counts one request against the app's daily quota for `path`.
     pub(crate) fn count_quota(&mut self, a: usize, path: &str, now: u64) {
         let app = &mut self.apps[a];
         if app.quota_mode == QuotaMode::Off {
             return;
         }
-        app.quota.roll(now);
-        let used = app.quota.used(path) + 1;
         let limit = app.limit(path);
-        let crossings = app.quota.record(path, used, limit);
-        self.quota_events(a, path, crossings, now);
+        self.count_quota_locally(a, path, now);
         if self.cfg.store == StoreMode::External && limit.is_some() {
             let key = self.quota_key(a, path, now);
             let ttl_ms = quota::next_reset(now) - now;
@@ -643,6 +724,15 @@ impl Engine {
                 StorePurpose::QuotaIncr(a, path.to_string()),
             );
         }
+    }
+
+    fn count_quota_locally(&mut self, a: usize, path: &str, now: u64) {
+        let app = &mut self.apps[a];
+        app.quota.roll(now);
+        let used = app.quota.used(path) + 1;
+        let limit = app.limit(path);
+        let crossings = app.quota.record(path, used, limit);
+        self.quota_events(a, path, crossings, now);
     }
 
     fn quota_key(&self, a: usize, path: &str, now: u64) -> String {

@@ -9,6 +9,12 @@
 //! falls back to a local fetch with a `StoreUnavailable` event, so no call
 //! waits on a broken store.
 //!
+//! Daily quotas: with `enforce`, a call to a limited path is counted
+//! (`incr_by`) before it is sent and sent only if the shared total is within
+//! the limit, so the fleet together never exceeds it; a failed count falls
+//! back to local counting. Token fetches, one at a time under the lease, are
+//! counted alongside their send.
+//!
 //! Keys (after `store_prefix`): `token:{platform}:{app}:{endpoint}`,
 //! `lock:…` with the same suffix, `quota:{…}:{day}:{path}`. Values are
 //! versioned JSON holding tokens and counters, never secrets.
@@ -192,6 +198,22 @@ impl Engine {
                 StoreResult::Failed(m) => self.store_failed(a, "incr_by", m),
                 _ => {}
             },
+            StorePurpose::QuotaReserve(id) => {
+                let count = match result {
+                    StoreResult::Count(n) => Some(n),
+                    other => {
+                        if let Some(a) = self.calls.get(&id).map(|c| c.app) {
+                            let message = match other {
+                                StoreResult::Failed(m) => m,
+                                o => format!("unexpected `{}` answer", o.name()),
+                            };
+                            self.store_failed(a, "incr_by", message);
+                        }
+                        None
+                    }
+                };
+                self.on_reservation(id, count, now);
+            }
         }
     }
 }
