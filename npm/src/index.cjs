@@ -308,4 +308,6 @@ function jssdkConfig(appId, jsapiTicket, url, noncestr = randomBytes(9).toString
   return JSON.parse(native.jssdkConfigJson(appId, jsapiTicket, noncestr, String(timestamp), url));
 }
 
-module.exports = { Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig };
+const { RedisStore } = require('./redis.cjs');
+
+module.exports = { Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig, RedisStore };

@@ -99,6 +99,20 @@ export type StoreResult = { value: string | null } | { ok: true } | { locked: bo
 
 export interface Store { execute(op: StoreOp): Promise<StoreResult> }
 
+/** What RedisStore needs of an ioredis client. */
+export interface RedisLike {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** Fleet mode over Redis (ioredis): executes the engine's store operations, no decisions. */
+export class RedisStore implements Store {
+  constructor(client: RedisLike);
+  readonly client: RedisLike;
+  execute(op: StoreOp): Promise<StoreResult>;
+}
+
 export interface ClientOptions extends Omit<Config, 'store'> {
   fetch?: typeof fetch;
   /** A store adapter (turns fleet mode on), or the config's mode. */

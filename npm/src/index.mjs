@@ -1,5 +1,5 @@
 // ESM entry: the same driver as the CommonJS one (one implementation).
 import cjs from './index.cjs';
 
-export const { Client, Engine, WxError, KINDS, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig, transportKind } = cjs;
+export const { Client, Engine, WxError, KINDS, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig, transportKind, RedisStore } = cjs;
 export default cjs;
