@@ -15,26 +15,35 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test node-test kotlin-test bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
 	@command -v rustfmt >/dev/null || rustup component add rustfmt
 
-## All tests, every language: the same conformance vectors run in each.
-test: rust-test python-test node-test kotlin-test
+## All tests, every language: the same conformance vectors run in each; end
+## to end over HTTP against the simulator; the fleet over a real redis-server.
+test: rust-test python-test node-test kotlin-test fleet-test
 
-## Rust: unit tests, the conformance vectors, property tests, doctests.
+## Rust: unit tests, the conformance vectors, property tests, doctests, the simulator's own tests.
 rust-test: toolchain check-vectors
 	$(CARGO) fmt --all --check
 	$(CARGO) test -p wxcore -p wxcore-ffi
+	$(CARGO) test --release -p wxcore-simulator
 
-## Python: build the wheel (maturin, uniffi) into a fresh venv; run pytest.
-python-test: toolchain
+## The local platform simulator (tests/simulator), used by the end-to-end tests and the demo.
+simulator: toolchain
+	$(CARGO) build --release -p wxcore-simulator
+
+## A fresh venv with the wheel (maturin, uniffi) and the test dependencies.
+python-env: toolchain
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx
+	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx redis
+
+## Python: vectors, driver, crypto and end-to-end tests (the simulator over loopback).
+python-test: python-env simulator
 	cd bindings-uniffi/python && ../../$(PY_VENV)/bin/python -m pytest -q tests
 
 ## The wasm toolchain: the rustup target and wasm-bindgen-cli at the crate's version.
@@ -55,20 +64,41 @@ npm-build: wasm-tools
 	@echo "wasm size: $$(wc -c < npm/dist/node/wxcore_wasm_bg.wasm) bytes raw, $$(gzip -9c npm/dist/node/wxcore_wasm_bg.wasm | wc -c) bytes gzipped"
 
 ## Node: all vectors, driver tests, and the packaging test (npm pack, import as CJS and ESM).
-node-test: npm-build
+node-test: npm-build simulator
 	cd npm && node --test test/
 
 ## Kotlin: build the native library, generate the bindings, run the JUnit suite (Maven).
-kotlin-test: toolchain
+kotlin-test: toolchain simulator redis
 	$(CARGO) build --release -p wxcore-ffi
 	rm -rf bindings-uniffi/kotlin/target/generated-sources/uniffi
 	target/release/uniffi-bindgen generate --no-format --language kotlin \
 		--library target/release/libwxcore_ffi.so --out-dir bindings-uniffi/kotlin/target/generated-sources/uniffi
 	cd bindings-uniffi/kotlin && mvn -B --no-transfer-progress test
 
-## The main job: a working day driven through the engine (canned platform for now).
-demo: toolchain
-	$(CARGO) run -q -p wxcore --example demo
+## The main job: a Node and a Python backend's working day against the local
+## simulator, then what the platform saw. Leaves no process behind.
+demo: simulator npm-build python-env
+	bash tests/simulator/demo.sh
+
+## redis-server (Debian package) for the fleet tests.
+redis:
+	@command -v redis-server >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+## The fleet's Node workers: wxcore from npm/ (built) and ioredis.
+fleet-env: redis simulator npm-build python-env
+	cd tests/fleet && npm install --no-audit --no-fund --silent
+
+## Fleet mode end to end (real redis-server, Node and Python workers): rotations, a
+## dead lease holder, Redis restarted mid-run, a shared daily quota.
+fleet-test: fleet-env
+	cd tests/fleet && ../../$(PY_VENV)/bin/python -m pytest -q .
+
+## The fleet scenario alone; its last line is the summary
+## `token fetches: X (floor Y), token errors seen by callers: Z`.
+fleet: fleet-env
+	$(PY_VENV)/bin/python tests/fleet/fleet.py
 
 ## Regenerate tests/vectors/*.json from tests/vectors/source/*.py.
 vectors:
