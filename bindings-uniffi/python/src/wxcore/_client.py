@@ -195,15 +195,14 @@ class Client:
                     self._emit(output["event"])
                     continue
                 self._in_flight += 1
-            doc = None
+            answer: Optional[Callable[[], Optional[dict]]] = None
             try:  # outside the lock: other threads' requests overlap with this one
-                if "send" in output:
-                    doc = self._send(output["send"])
-                else:
-                    doc = self._run_store(output["store"])
+                answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
             finally:
+                # One lock for the engine's answer and its outputs.
                 with self._cond:
                     self._in_flight -= 1
+                    doc = answer() if answer is not None else None
                     self._take(doc if doc is not None else _json.loads(self.engine.poll(self._now())))
                     self._cond.notify_all()
 
@@ -215,8 +214,8 @@ class Client:
             except Exception:  # noqa: BLE001 - reported, never propagated into the loop
                 logging.getLogger("wxcore").exception("event listener failed")
 
-    def _send(self, req: dict) -> Optional[dict]:
-        """Performs one request; the engine's answer (outputs), or None after a transport error."""
+    def _send(self, req: dict) -> Callable[[], Optional[dict]]:
+        """Performs one request; returns how to tell the engine (run under the lock)."""
         body = req.get("body")
         data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
         try:
@@ -226,13 +225,10 @@ class Client:
             payload = bytes(payload)
         except Exception as e:  # noqa: BLE001 - any failure must still answer the engine
             kind = transport_kind(e) if isinstance(e, OSError) else "reset"
-            with self._cond:
-                self.engine.handle_transport_error(req["id"], kind, self._now())
-            return None
-        with self._cond:
-            return _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
+            return lambda: self.engine.handle_transport_error(req["id"], kind, self._now())
+        return lambda: _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
 
-    def _run_store(self, op: dict) -> None:
+    def _run_store(self, op: dict) -> Callable[[], None]:
         try:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to Client')
@@ -240,6 +236,4 @@ class Client:
         except Exception as e:  # any store failure degrades to local behaviour in the engine
             # The class name only: a store's message can carry a connection string.
             text = _json.dumps({"error": type(e).__name__}).encode()
-        with self._cond:
-            self.engine.handle_store_result(op["id"], text, self._now())
-        return None
+        return lambda: self.engine.handle_store_result(op["id"], text, self._now())
