@@ -15,7 +15,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -99,6 +99,10 @@ fleet-test: fleet-env
 ## `token fetches: X (floor Y), token errors seen by callers: Z`.
 fleet: fleet-env
 	$(PY_VENV)/bin/python tests/fleet/fleet.py
+
+## Fleet throughput: one worker process, in-memory engine vs fleet mode over Redis.
+fleet-bench: fleet-env
+	$(PY_VENV)/bin/python tests/fleet/fleet.py --bench
 
 ## Regenerate tests/vectors/*.json from tests/vectors/source/*.py.
 vectors:

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { Client, RedisStore } from 'wxcore';
 
 const job = JSON.parse(process.argv[2]);
+const fleet = job.store !== 'memory';
 const redis = new Redis({
   host: '127.0.0.1', port: job.redis_port,
   // Fail fast while Redis is away: the engine then works locally.
@@ -11,9 +12,10 @@ const redis = new Redis({
   retryStrategy: () => 200, lazyConnect: true,
 });
 redis.on('error', () => {}); // reconnects by itself; the engine reports store_unavailable
-await redis.connect(); // without an offline queue, commands before the connection would fail
+// Without an offline queue, commands before the connection would fail.
+if (fleet) await redis.connect();
 
-const client = new Client({ ...job.config, instance_id: job.name, store: new RedisStore(redis) });
+const client = new Client({ ...job.config, instance_id: job.name, store: fleet ? new RedisStore(redis) : 'memory' });
 const summary = { name: job.name, submitted: 0, ok: 0, errors: {}, events: {} };
 client.on('event', (e) => {
   const k = e.source ? `${e.type}:${e.source}` : e.type;
@@ -31,7 +33,7 @@ async function loop(i) {
     } catch (e) {
       summary.errors[e.kind || 'exception'] = (summary.errors[e.kind || 'exception'] || 0) + 1;
     }
-    await sleep(job.interval_ms);
+    if (job.interval_ms > 0) await sleep(job.interval_ms);
   }
 }
 console.log(JSON.stringify({ ready: job.name }));

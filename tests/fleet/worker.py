@@ -13,8 +13,11 @@ from wxcore.redis_store import RedisStore
 
 job = json.loads(sys.argv[1])
 # Fail fast while Redis is away (from_url's defaults): the engine then works locally.
-store = RedisStore.from_url(f"redis://127.0.0.1:{job['redis_port']}/0")
-client = Client({**job["config"], "store": "external", "instance_id": job["name"]}, store=store)
+if job.get("store") == "memory":
+    client = Client({**job["config"], "store": "memory", "instance_id": job["name"]})
+else:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{job['redis_port']}/0")
+    client = Client({**job["config"], "store": "external", "instance_id": job["name"]}, store=store)
 lock = threading.Lock()
 summary = {"name": job["name"], "submitted": 0, "ok": 0, "errors": collections.Counter(), "events": collections.Counter()}
 
@@ -39,7 +42,8 @@ def loop(i):
         except Exception as e:  # noqa: BLE001 - every outcome is counted
             with lock:
                 summary["errors"][getattr(e, "kind", type(e).__name__)] += 1
-        time.sleep(job["interval_ms"] / 1000)
+        if job["interval_ms"] > 0:
+            time.sleep(job["interval_ms"] / 1000)
 
 
 print(json.dumps({"ready": job["name"]}), flush=True)
