@@ -492,6 +492,12 @@ impl Engine {
 
     /// Sends queued calls that the rate limits now admit, in order.
     pub(crate) fn pump_queue(&mut self, a: usize, now: u64) {
+        if a == 1 {
+            eprintln!(
+                "PUMP now {now} queue {:?} inflight {}",
+                self.apps[a].queue, self.apps[a].inflight
+            );
+        }
         let mut pending = std::mem::take(&mut self.apps[a].queue);
         let mut keep = VecDeque::with_capacity(pending.len());
         let mut wake: Option<u64> = None;
@@ -511,6 +517,9 @@ impl Engine {
             match self.admit(a, id, now) {
                 Ok(()) => self.send_call(id, now),
                 Err(at) => {
+                    if a == 1 {
+                        eprintln!("  ADMIT-ERR {id} {at:?}");
+                    }
                     if let Some(at) = at {
                         wake = Some(wake.map_or(at, |w| w.min(at)));
                     }
@@ -610,6 +619,9 @@ impl Engine {
         let method = c.method.as_str();
         let path = c.call.path.clone();
         app.inflight += 1;
+        if a == 1 {
+            eprintln!("SEND call {id} inflight now {}", app.inflight);
+        }
         let host_name = app.hosts[host].clone();
         self.circuits.on_send(&host_name, now);
         if let Some(e) = failover {
@@ -702,6 +714,10 @@ impl Engine {
             None => self.count_quota_locally(a, &path, now),
         }
         self.send_call(id, now);
+        // The slot freed above stays free if the call now waits for a token.
+        if !self.apps[a].queue.is_empty() {
+            self.pump_queue(a, now);
+        }
     }
 
     /// Counts one request against the app's daily quota for `path`.
@@ -874,6 +890,9 @@ impl Engine {
         let a = c.app;
         self.host_answered(a, host);
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        if a == 1 {
+            eprintln!("RESP call {id} inflight now {}", self.apps[a].inflight);
+        }
         let rt = self.apps[a].rt.clone();
         let verdict = envelope::classify(rt.profile.dialect, &rt.fields, &resp);
         if let Verdict::Success { json } = verdict {
@@ -1072,6 +1091,9 @@ impl Engine {
         let Some(c) = self.calls.get(&id) else { return };
         let a = c.app;
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        if a == 1 {
+            eprintln!("TERR call {id} inflight now {}", self.apps[a].inflight);
+        }
         self.host_failed(a, host, kind, now);
         let c = self.calls.get_mut(&id).expect("call");
         let mut e = ApiError::new(

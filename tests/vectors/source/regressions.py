@@ -80,6 +80,20 @@ SCENARIOS = [
         (resp(T0 + 2100, 2, OK), [store(2, "set", qk("/cgi-bin/tags/get"), value="0", ttl_ms=next_reset(T0) - (T0 + 2100)),
                                   ev("quota_cleared"), ok(2, OK), idle(R)]),
     ),
+    scenario(
+        "fleet: a slot freed by a counted call that then waits for a token lets the queue move",
+        fcfg(rate_limit={"concurrency": 1}, quota={"limits": {"/cgi-bin/tags/get": 10}}),
+        (with_token("S1", expires=T0 + 2000, refresh=None), [idle()]),
+        (submit(T0 + 1000, "/cgi-bin/tags/get"), [incr(1, "/cgi-bin/tags/get", T0 + 1000), idle()]),
+        (submit(T0 + 1001, "/cgi-bin/tags/get"), [idle()]),  # queued behind the cap of one
+        # The count comes back after the token expired: call 1 waits for a
+        # token, and so must call 2 (it used to stay queued forever).
+        (sres(T0 + 3000, 1, count=1), [store(2, "get", TK), idle()]),
+        (sres(T0 + 3010, 2, error="down"), [ev("store_unavailable", op="get"), incr(3, "/cgi-bin/stable_token", T0 + 3010),
+                                            stable_fetch(1), idle()]),
+        (resp(T0 + 3100, 1, werr(40013)), [ev("token_fetch_failed", kind="credential_invalid"),
+                                          err(1, "credential_invalid"), err(2, "credential_invalid"), idle()]),
+    ),
     config_scenario("a zero rate limit would hold every call forever", cfg(oa(rate_limit={"per_minute": 0})), "apps[0].rate_limit.per_minute"),
     config_scenario("a zero concurrency cap would hold every call forever", cfg(oa(), rate_limit={"concurrency": 0}), "rate_limit.concurrency"),
     config_scenario("a duration beyond 2^40 ms is refused", cfg(oa(), lease_ms=2 ** 41), "lease_ms"),
