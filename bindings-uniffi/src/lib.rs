@@ -147,6 +147,83 @@ impl CallbackCrypto {
 }
 
 /// The JS-SDK signature (the URL's `#fragment` removed).
+/// API security: seals `plaintext` into `{"iv","data","authtag"}` (see `wxcore::api_security`).
+#[uniffi::export]
+pub fn api_security_seal(
+    sym_key: String,
+    sym_sn: String,
+    app_id: String,
+    url_path: String,
+    timestamp: u64,
+    iv: &[u8],
+    plaintext: &[u8],
+) -> Result<String, WxError> {
+    let key = wxcore::api_security::sym_key(&sym_key)?;
+    let iv: [u8; 12] = iv.try_into().map_err(|_| WxError::Config {
+        field: "iv".into(),
+        detail: "must be exactly 12 bytes".into(),
+    })?;
+    Ok(wxcore::api_security::seal(
+        &key, &sym_sn, &app_id, &url_path, timestamp, &iv, plaintext,
+    ))
+}
+
+/// API security: opens a sealed body; the plaintext bytes.
+#[uniffi::export]
+pub fn api_security_open(
+    sym_key: String,
+    sym_sn: String,
+    app_id: String,
+    url_path: String,
+    timestamp: u64,
+    body: &[u8],
+) -> Result<Vec<u8>, WxError> {
+    let key = wxcore::api_security::sym_key(&sym_key)?;
+    Ok(wxcore::api_security::open(
+        &key, &sym_sn, &app_id, &url_path, timestamp, body,
+    )?)
+}
+
+/// API security: RSA-PSS SHA-256 signature (base64) of `urlpath\nappid\ntimestamp\ndata`;
+/// `seed`: 32 bytes from the host's CSPRNG (salt and blinding).
+#[uniffi::export]
+pub fn api_security_sign(
+    private_key_pem: String,
+    url_path: String,
+    app_id: String,
+    timestamp: u64,
+    data: &[u8],
+    seed: &[u8],
+) -> Result<String, WxError> {
+    let seed: [u8; 32] = seed.try_into().map_err(|_| WxError::Config {
+        field: "seed".into(),
+        detail: "must be exactly 32 bytes".into(),
+    })?;
+    Ok(wxcore::api_security::sign(
+        &private_key_pem,
+        &url_path,
+        &app_id,
+        timestamp,
+        data,
+        seed,
+    )?)
+}
+
+/// API security: whether `signature` verifies under `key_pem` (certificate, public or private key).
+#[uniffi::export]
+pub fn api_security_verify(
+    key_pem: String,
+    url_path: String,
+    app_id: String,
+    timestamp: u64,
+    data: &[u8],
+    signature: String,
+) -> Result<bool, WxError> {
+    Ok(wxcore::api_security::verify(
+        &key_pem, &url_path, &app_id, timestamp, data, &signature,
+    )?)
+}
+
 #[uniffi::export]
 pub fn jssdk_signature(
     jsapi_ticket: String,

@@ -141,6 +141,82 @@ impl CallbackCrypto {
     }
 }
 
+fn exact<const N: usize>(bytes: &[u8], field: &str) -> Result<[u8; N], JsValue> {
+    bytes.try_into().map_err(|_| {
+        thrown(wxcore::ConfigError {
+            field: field.into(),
+            message: format!("must be exactly {N} bytes"),
+        })
+    })
+}
+
+/// API security: seals `plaintext` into `{"iv","data","authtag"}`.
+#[wasm_bindgen(js_name = apiSecuritySeal)]
+pub fn api_security_seal(
+    sym_key: &str,
+    sym_sn: &str,
+    app_id: &str,
+    url_path: &str,
+    timestamp: f64,
+    iv: &[u8],
+    plaintext: &[u8],
+) -> Result<String, JsValue> {
+    let key = wxcore::api_security::sym_key(sym_key).map_err(refused)?;
+    let iv = exact::<12>(iv, "iv")?;
+    Ok(wxcore::api_security::seal(
+        &key,
+        sym_sn,
+        app_id,
+        url_path,
+        u(timestamp),
+        &iv,
+        plaintext,
+    ))
+}
+
+/// API security: opens a sealed body; the plaintext bytes.
+#[wasm_bindgen(js_name = apiSecurityOpen)]
+pub fn api_security_open(
+    sym_key: &str,
+    sym_sn: &str,
+    app_id: &str,
+    url_path: &str,
+    timestamp: f64,
+    body: &[u8],
+) -> Result<Vec<u8>, JsValue> {
+    let key = wxcore::api_security::sym_key(sym_key).map_err(refused)?;
+    wxcore::api_security::open(&key, sym_sn, app_id, url_path, u(timestamp), body).map_err(refused)
+}
+
+/// API security: RSA-PSS SHA-256 signature (base64); `seed`: 32 bytes from the host's CSPRNG.
+#[wasm_bindgen(js_name = apiSecuritySign)]
+pub fn api_security_sign(
+    private_key_pem: &str,
+    url_path: &str,
+    app_id: &str,
+    timestamp: f64,
+    data: &[u8],
+    seed: &[u8],
+) -> Result<String, JsValue> {
+    let seed = exact::<32>(seed, "seed")?;
+    wxcore::api_security::sign(private_key_pem, url_path, app_id, u(timestamp), data, seed)
+        .map_err(refused)
+}
+
+/// API security: whether `signature` verifies under `key_pem` (certificate, public or private key).
+#[wasm_bindgen(js_name = apiSecurityVerify)]
+pub fn api_security_verify(
+    key_pem: &str,
+    url_path: &str,
+    app_id: &str,
+    timestamp: f64,
+    data: &[u8],
+    signature: &str,
+) -> Result<bool, JsValue> {
+    wxcore::api_security::verify(key_pem, url_path, app_id, u(timestamp), data, signature)
+        .map_err(refused)
+}
+
 /// The JS-SDK signature (the URL's `#fragment` removed).
 #[wasm_bindgen(js_name = jssdkSignature)]
 pub fn jssdk_signature(jsapi_ticket: &str, noncestr: &str, timestamp: &str, url: &str) -> String {

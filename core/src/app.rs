@@ -55,6 +55,8 @@ pub(crate) struct App {
     pub(crate) rates: Rates,
     /// Identity of the credential in a shared store.
     pub(crate) store_id: String,
+    /// API security material, when the app seals calls.
+    pub(crate) security: Option<Box<crate::api_security::AppSecurity>>,
 
     pub(crate) cred: Cred,
     pub(crate) quota: QuotaState,
@@ -396,6 +398,16 @@ pub(crate) fn resolve(
         _ => a.id.clone(),
     };
     let store_id = format!("{}:{}:{}", p.name, who, endpoint_name);
+    let security = match &a.api_security {
+        None => None,
+        Some(_) if a.app_id.is_none() => {
+            return Err(ConfigError::new(
+                at("app_id"),
+                "API security signs with the app id: set it",
+            ))
+        }
+        Some(c) => Some(Box::new(crate::api_security::AppSecurity::new(i, c)?)),
+    };
 
     Ok(App {
         name: a.id.clone(),
@@ -411,6 +423,7 @@ pub(crate) fn resolve(
         limits,
         rates,
         store_id,
+        security,
         rt,
         cred: Cred::default(),
         quota: QuotaState::default(),

@@ -54,7 +54,7 @@ pub struct CallbackError {
 }
 
 impl CallbackError {
-    fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
         CallbackError {
             kind,
             reason,

@@ -134,6 +134,23 @@ impl Default for FailoverConfig {
     }
 }
 
+/// WeChat server API security for one app (the console's "API security" page).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSecurityConfig {
+    /// The symmetric key (AES-256), base64.
+    pub sym_key: Secret,
+    /// The symmetric key's number (part of the AAD).
+    pub sym_sn: String,
+    /// The app's RSA private key (PEM, PKCS#1 or PKCS#8) that signs requests.
+    pub private_key: Secret,
+    /// Platform certificates (or public keys) in PEM by their number as the
+    /// console shows it (`Wechatmp-Serial`); during a rotation, both.
+    pub platform_keys: BTreeMap<String, String>,
+    /// The API paths whose calls are sealed (those enabled in the console).
+    pub paths: Vec<String>,
+}
+
 /// One app: a set of credentials on one platform.
 #[derive(Clone, Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +198,9 @@ pub struct AppConfig {
     /// Overrides the global quota settings for this app.
     #[serde(default)]
     pub quota: Option<QuotaConfig>,
+    /// Seal and sign calls to the listed APIs (WeChat server API security).
+    #[serde(default)]
+    pub api_security: Option<ApiSecurityConfig>,
 }
 
 /// The engine's configuration.
@@ -228,6 +248,11 @@ pub struct Config {
     /// Custom profiles by name.
     #[serde(default)]
     pub profiles: BTreeMap<String, serde_json::Value>,
+    /// At least 32 random bytes (base64) from the host's OS generator:
+    /// the seed of the CSPRNG behind API security's IVs, nonces and salts.
+    /// The drivers supply it; needed only when an app uses `api_security`.
+    #[serde(default)]
+    pub entropy: Option<Secret>,
 }
 
 fn default_margin() -> u64 {
@@ -264,6 +289,7 @@ impl Config {
             rate_limit: None,
             timeout_ms: default_timeout(),
             profiles: BTreeMap::new(),
+            entropy: None,
         }
     }
 

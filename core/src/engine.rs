@@ -110,6 +110,8 @@ pub struct Engine {
     pub(crate) timers: BinaryHeap<Reverse<(u64, Timer)>>,
     pub(crate) out: VecDeque<Output>,
     pub(crate) rng: Rng,
+    /// Seeded with the host's entropy; only for API security.
+    pub(crate) csprng: Option<rand_chacha::ChaCha20Rng>,
     pub(crate) owner: String,
     next_call: CallId,
     next_req: u64,
@@ -177,6 +179,15 @@ impl Engine {
                 ));
             }
         }
+        let csprng =
+            match &config.entropy {
+                Some(e) => Some(crate::api_security::csprng(e)?),
+                None if apps.iter().any(|a| a.security.is_some()) => return Err(ConfigError::new(
+                    "entropy",
+                    "API security needs 32 random bytes from the host (the drivers supply them)",
+                )),
+                None => None,
+            };
         let mut rng = Rng::new(config.seed);
         let owner = config
             .instance_id
@@ -196,6 +207,7 @@ impl Engine {
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             rng,
+            csprng,
             owner,
             next_call: 1,
             next_req: 1,
@@ -492,12 +504,6 @@ impl Engine {
 
     /// Sends queued calls that the rate limits now admit, in order.
     pub(crate) fn pump_queue(&mut self, a: usize, now: u64) {
-        if a == 1 {
-            eprintln!(
-                "PUMP now {now} queue {:?} inflight {}",
-                self.apps[a].queue, self.apps[a].inflight
-            );
-        }
         let mut pending = std::mem::take(&mut self.apps[a].queue);
         let mut keep = VecDeque::with_capacity(pending.len());
         let mut wake: Option<u64> = None;
@@ -517,9 +523,6 @@ impl Engine {
             match self.admit(a, id, now) {
                 Ok(()) => self.send_call(id, now),
                 Err(at) => {
-                    if a == 1 {
-                        eprintln!("  ADMIT-ERR {id} {at:?}");
-                    }
                     if let Some(at) = at {
                         wake = Some(wake.map_or(at, |w| w.min(at)));
                     }
@@ -598,6 +601,30 @@ impl Engine {
             &token,
             &mut headers,
         );
+        let mut body = c
+            .call
+            .body
+            .as_ref()
+            .map(|b| b.bytes.clone())
+            .unwrap_or_default();
+        if let Some(sec) = app.security.as_deref().filter(|s| s.covers(&c.call.path)) {
+            let rng = self.csprng.as_mut().expect("checked at construction");
+            let url_path = &url[..url.find('?').unwrap_or(url.len())];
+            let params = c.call.body.as_ref().map(|b| &b.bytes[..]);
+            let app_id = app.app_id.as_deref().unwrap_or_default();
+            match sec.seal_request(app_id, url_path, now / 1000, params, rng) {
+                Ok(sealed) => {
+                    body = sealed.body;
+                    headers.retain(|(k, _)| k != "content-type");
+                    headers.extend(sealed.headers);
+                }
+                Err(e) => {
+                    let mut err = ApiError::new(e.kind, e.message);
+                    err.code = Some(Code::Str(e.reason.to_string()));
+                    return self.fail(id, err);
+                }
+            }
+        }
         let failover = match c.last_host {
             Some(prev) if prev != host => Some(Event::Failover {
                 app: app.name.clone(),
@@ -610,18 +637,9 @@ impl Engine {
         c.last_host = Some(host);
         c.attempts += 1;
         c.phase = Phase::InFlight { req };
-        let body = c
-            .call
-            .body
-            .as_ref()
-            .map(|b| b.bytes.clone())
-            .unwrap_or_default();
         let method = c.method.as_str();
         let path = c.call.path.clone();
         app.inflight += 1;
-        if a == 1 {
-            eprintln!("SEND call {id} inflight now {}", app.inflight);
-        }
         let host_name = app.hosts[host].clone();
         self.circuits.on_send(&host_name, now);
         if let Some(e) = failover {
@@ -890,8 +908,13 @@ impl Engine {
         let a = c.app;
         self.host_answered(a, host);
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
-        if a == 1 {
-            eprintln!("RESP call {id} inflight now {}", self.apps[a].inflight);
+        let mut resp = resp;
+        if let Some(e) = self.open_reply(a, host, id, &mut resp) {
+            self.fail(id, e);
+            if !self.apps[a].queue.is_empty() {
+                self.pump_queue(a, now);
+            }
+            return;
         }
         let rt = self.apps[a].rt.clone();
         let verdict = envelope::classify(rt.profile.dialect, &rt.fields, &resp);
@@ -945,6 +968,41 @@ impl Engine {
         }
         if !self.apps[a].queue.is_empty() {
             self.pump_queue(a, now);
+        }
+    }
+
+    /// API security: a sealed call's reply is verified and opened in place,
+    /// so the envelope is read from the plaintext; the refusal, if any.
+    fn open_reply(
+        &self,
+        a: usize,
+        host: usize,
+        id: CallId,
+        resp: &mut HttpResponse,
+    ) -> Option<ApiError> {
+        let app = &self.apps[a];
+        let path = &self.calls[&id].call.path;
+        // Not a sealed path: nothing to open, nothing to refuse.
+        let sec = app.security.as_deref().filter(|s| s.covers(path))?;
+        let url_path = format!("{}{}", app.hosts[host], path);
+        let app_id = app.app_id.as_deref().unwrap_or_default();
+        match sec.open_reply(
+            app_id,
+            &url_path,
+            |h| resp.header(h).map(str::to_string),
+            &resp.body,
+        ) {
+            Ok(Some(plain)) => {
+                resp.body = plain;
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                let mut err = ApiError::new(e.kind, e.message);
+                err.code = Some(Code::Str(e.reason.to_string()));
+                err.http_status = Some(resp.status);
+                Some(err)
+            }
         }
     }
 
@@ -1091,9 +1149,6 @@ impl Engine {
         let Some(c) = self.calls.get(&id) else { return };
         let a = c.app;
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
-        if a == 1 {
-            eprintln!("TERR call {id} inflight now {}", self.apps[a].inflight);
-        }
         self.host_failed(a, host, kind, now);
         let c = self.calls.get_mut(&id).expect("call");
         let mut e = ApiError::new(

@@ -81,6 +81,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_security;
 mod app;
 pub mod call;
 pub mod callback;
