@@ -41,17 +41,32 @@ class WxError extends Error {
   }
 }
 
+/**
+ * The config as JSON text, with 32 bytes from node:crypto as the engine's
+ * `entropy` unless it brings its own (the core reads no randomness of its
+ * own; API security needs it).
+ */
+function withEntropy(config) {
+  let c = config;
+  if (typeof c === 'string') {
+    try { c = JSON.parse(c); } catch { return config; } // the engine names what is wrong
+  }
+  if (!c || typeof c !== 'object' || Array.isArray(c)) return typeof config === 'string' ? config : JSON.stringify(config);
+  if (!('entropy' in c)) c = { ...c, entropy: randomBytes(32).toString('base64') };
+  return JSON.stringify(c);
+}
+
 /** The engine for custom drivers: `poll()` returns `{ outputs, wakeAtMs }` with tagged outputs. */
 class Engine {
   constructor(config, nowMs = Date.now(), inner = undefined) {
     try {
-      this._e = inner || new native.Engine(typeof config === 'string' ? config : JSON.stringify(config), nowMs);
+      this._e = inner || new native.Engine(withEntropy(config), nowMs);
     } catch (e) { throw WxError.wrap(e); }
   }
 
   static restore(config, state, nowMs = Date.now()) {
     try {
-      const text = typeof config === 'string' ? config : JSON.stringify(config);
+      const text = withEntropy(config);
       return new Engine(null, nowMs, native.Engine.restore(text, state, nowMs));
     } catch (e) { throw WxError.wrap(e); }
   }
@@ -308,6 +323,32 @@ function jssdkConfig(appId, jsapiTicket, url, noncestr = randomBytes(9).toString
   return JSON.parse(native.jssdkConfigJson(appId, jsapiTicket, noncestr, String(timestamp), url));
 }
 
+const bytes = (b) => (typeof b === 'string' ? Buffer.from(b, 'utf8') : b);
+
+/**
+ * WeChat server API security primitives (the engine seals and opens calls
+ * to an app's `api_security.paths` by itself; these are for checking
+ * published values and for tooling).
+ */
+function apiSecuritySeal(symKey, symSn, appId, urlPath, timestamp, iv, plaintext) {
+  return wrapped(() => native.apiSecuritySeal(symKey, symSn, appId, urlPath, timestamp, iv, bytes(plaintext)));
+}
+
+function apiSecurityOpen(symKey, symSn, appId, urlPath, timestamp, body) {
+  return Buffer.from(wrapped(() => native.apiSecurityOpen(symKey, symSn, appId, urlPath, timestamp, bytes(body))));
+}
+
+function apiSecuritySign(privateKeyPem, urlPath, appId, timestamp, data, seed = randomBytes(32)) {
+  return wrapped(() => native.apiSecuritySign(privateKeyPem, urlPath, appId, timestamp, bytes(data), seed));
+}
+
+function apiSecurityVerify(keyPem, urlPath, appId, timestamp, data, signature) {
+  return wrapped(() => native.apiSecurityVerify(keyPem, urlPath, appId, timestamp, bytes(data), signature));
+}
+
 const { RedisStore } = require('./redis.cjs');
 
-module.exports = { Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig, RedisStore };
+module.exports = {
+  Client, Engine, WxError, KINDS, transportKind, CallbackCrypto, CallbackMessage, jssdkSignature, jssdkConfig, RedisStore,
+  apiSecuritySeal, apiSecurityOpen, apiSecuritySign, apiSecurityVerify,
+};

@@ -65,6 +65,20 @@ export interface AppConfig {
   token_placement?: { in: 'query' | 'header'; name: string; prefix?: string; extra?: [string, string][] };
   rate_limit?: RateLimit;
   quota?: QuotaConfig;
+  /** Seal and sign calls to these APIs (WeChat server API security). */
+  api_security?: ApiSecurityConfig;
+}
+
+export interface ApiSecurityConfig {
+  /** AES-256 key, base64. */
+  sym_key: string;
+  sym_sn: string;
+  /** The app's RSA private key, PEM (PKCS#1 or PKCS#8). */
+  private_key: string;
+  /** Platform certificates (or public keys), PEM, by their serial (`Wechatmp-Serial`). */
+  platform_keys: Record<string, string>;
+  /** The API paths to seal. */
+  paths: string[];
 }
 
 export interface RateLimit { per_minute?: number; burst?: number; concurrency?: number }
@@ -85,6 +99,8 @@ export interface Config {
   rate_limit?: RateLimit;
   timeout_ms?: number;
   profiles?: Record<string, unknown>;
+  /** 32+ random bytes, base64 (the Client and Engine add them from node:crypto when absent). */
+  entropy?: string;
 }
 
 /** A store operation for fleet mode (Redis: GET, SET PX, SET NX PX, compare-and-delete, INCRBY). */
@@ -169,3 +185,12 @@ export class Engine {
   pollJson(nowMs?: number): string;
   exportState(): string;
 }
+
+/** API security: seals `plaintext` into `{"iv","data","authtag"}` (AAD `urlPath|appId|timestamp|symSn`). */
+export function apiSecuritySeal(symKey: string, symSn: string, appId: string, urlPath: string, timestamp: number, iv: Uint8Array, plaintext: string | Uint8Array): string;
+/** API security: the plaintext of a sealed body; throws WxError (`signature_invalid`) if it does not open. */
+export function apiSecurityOpen(symKey: string, symSn: string, appId: string, urlPath: string, timestamp: number, body: string | Uint8Array): Buffer;
+/** API security: RSA-PSS SHA-256 (salt 32) signature, base64; `seed` defaults to 32 bytes from node:crypto. */
+export function apiSecuritySign(privateKeyPem: string, urlPath: string, appId: string, timestamp: number, data: string | Uint8Array, seed?: Uint8Array): string;
+/** API security: whether `signature` verifies under `keyPem` (certificate, public or private key). */
+export function apiSecurityVerify(keyPem: string, urlPath: string, appId: string, timestamp: number, data: string | Uint8Array, signature: string): boolean;

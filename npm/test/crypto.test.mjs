@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CallbackCrypto, WxError, jssdkSignature, jssdkConfig } from '../src/index.mjs';
+import {
+  CallbackCrypto, WxError, jssdkSignature, jssdkConfig, apiSecuritySeal, apiSecurityOpen, apiSecuritySign, apiSecurityVerify,
+} from '../src/index.mjs';
 
 const V = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tests', 'vectors', 'crypto-official.json'), 'utf8'));
 const body = (e) => `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[${e}]]></Encrypt></xml>`;
@@ -57,4 +59,19 @@ test('encrypt round trips; refusals carry kind and reason', () => {
   const strict = new CallbackCrypto(v.token, v.encoding_aes_key, v.receive_id, { maxAgeS: 300 });
   assert.throws(() => strict.decrypt(v.msg_signature, v.timestamp, v.nonce, body(v.encrypt), Number(v.timestamp) + 301),
     (e) => e.reason === 'stale_timestamp');
+});
+
+test('API security: the published request, byte for byte', () => {
+  for (const v of V.api_security_request) {
+    const { url, appid, timestamp: ts, rsa_private_key_pem: pem } = v;
+    const body = apiSecuritySeal(v.sym_key, v.sym_sn, appid, url, ts, Buffer.from(v.iv, 'base64'), v.plaintext);
+    const sealed = JSON.parse(body);
+    assert.deepEqual([sealed.iv, sealed.data, sealed.authtag], [v.iv, v.data, v.authtag]);
+    assert.equal(apiSecurityVerify(pem, url, appid, ts, body, v.signature), true);
+    assert.equal(apiSecurityVerify(pem, url, appid, ts + 1, body, v.signature), false);
+    assert.equal(apiSecurityOpen(v.sym_key, v.sym_sn, appid, url, ts, body).toString('utf8'), v.plaintext);
+    assert.equal(apiSecurityVerify(pem, url, appid, ts, body, apiSecuritySign(pem, url, appid, ts, body)), true);
+    assert.throws(() => apiSecurityOpen(v.sym_key, v.sym_sn, appid, url, ts + 1, body),
+      (e) => e instanceof WxError && e.kind === 'signature_invalid');
+  }
 });

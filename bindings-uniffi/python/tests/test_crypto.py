@@ -67,3 +67,22 @@ def test_encrypt_round_trip_and_refusals():
     with pytest.raises(WxError) as e:
         strict.decrypt(v["msg_signature"], v["timestamp"], v["nonce"], body(v["encrypt"]), now_s=int(v["timestamp"]) + 301)
     assert e.value.reason == "stale_timestamp"
+
+
+@pytest.mark.parametrize("v", VECTORS["api_security_request"], ids=lambda v: v["name"])
+def test_api_security_published_request_byte_for_byte(v):
+    from wxcore import api_security_open, api_security_seal, api_security_sign, api_security_verify
+    import base64
+
+    url, appid, ts, pem = v["url"], v["appid"], v["timestamp"], v["rsa_private_key_pem"]
+    body = api_security_seal(v["sym_key"], v["sym_sn"], appid, url, ts, base64.b64decode(v["iv"]), v["plaintext"])
+    sealed = json.loads(body)
+    assert (sealed["iv"], sealed["data"], sealed["authtag"]) == (v["iv"], v["data"], v["authtag"])
+    assert api_security_verify(pem, url, appid, ts, body, v["signature"])
+    assert not api_security_verify(pem, url, appid, ts + 1, body, v["signature"])
+    assert api_security_open(v["sym_key"], v["sym_sn"], appid, url, ts, body) == v["plaintext"].encode()
+    ours = api_security_sign(pem, url, appid, ts, body)
+    assert api_security_verify(pem, url, appid, ts, body, ours)
+    with pytest.raises(WxError) as e:  # another AAD (timestamp) does not open
+        api_security_open(v["sym_key"], v["sym_sn"], appid, url, ts + 1, body)
+    assert e.value.kind == "signature_invalid"

@@ -14,6 +14,7 @@ from ._callback import CallbackCrypto, CallbackMessage, jssdk_config, jssdk_sign
 from ._client import Client, Reply
 from ._errors import KINDS, WxError
 from ._native import Engine
+from ._security import api_security_open, api_security_seal, api_security_sign, api_security_verify
 
 try:  # optional: needs httpx
     from ._async import AsyncClient
@@ -21,4 +22,5 @@ except ImportError:  # pragma: no cover - exercised when httpx is absent
     AsyncClient = None  # type: ignore[assignment,misc]
 
 __all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage",
-           "jssdk_signature", "jssdk_config"]
+           "jssdk_signature", "jssdk_config", "api_security_seal", "api_security_open", "api_security_sign",
+           "api_security_verify"]

@@ -6,6 +6,7 @@ import base64
 import collections
 import json as _json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -60,9 +61,26 @@ def query_pairs(query: Query) -> List[List[str]]:
     return [[str(k), str(v)] for k, v in items]
 
 
+def with_entropy(config: Union[str, Mapping[str, Any]]) -> str:
+    """The config as JSON text, with 32 bytes from the OS generator as the
+    engine's ``entropy`` unless the config brings its own (the core reads
+    no randomness of its own; API security needs it)."""
+    if isinstance(config, str):
+        try:
+            parsed = _json.loads(config)
+        except ValueError:
+            return config  # the engine names what is wrong with it
+        if not isinstance(parsed, dict):
+            return config
+        config = parsed
+    if "entropy" not in config:
+        config = {**config, "entropy": base64.b64encode(os.urandom(32)).decode()}
+    return _json.dumps(config)
+
+
 def new_engine(config: Union[str, Mapping[str, Any]], now: int) -> Engine:
     """The engine for a config given as JSON text or a mapping."""
-    text = config if isinstance(config, str) else _json.dumps(config)
+    text = with_entropy(config)
     try:
         return Engine(text, now)
     except _NativeError as e:

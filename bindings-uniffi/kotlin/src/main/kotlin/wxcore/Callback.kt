@@ -72,3 +72,30 @@ fun jssdkConfig(
     kotlinx.serialization.json.Json.parseToJsonElement(wxcore.ffi.jssdkConfigJson(appId, jsapiTicket, noncestr, timestamp, url)).let {
         it as kotlinx.serialization.json.JsonObject
     }
+
+/**
+ * WeChat server API security primitives. The engine seals and opens calls
+ * to an app's `api_security.paths` by itself; these are for checking
+ * published values and for tooling. Failures throw [WxException].
+ */
+object ApiSecurity {
+    private val random = SecureRandom()
+
+    /** The sealed body `{"iv","data","authtag"}` (AAD `urlPath|appId|timestamp|symSn`). */
+    fun seal(symKey: String, symSn: String, appId: String, urlPath: String, timestamp: Long, iv: ByteArray, plaintext: ByteArray): String =
+        refusals { wxcore.ffi.apiSecuritySeal(symKey, symSn, appId, urlPath, timestamp.toULong(), direct(iv), direct(plaintext)) }
+
+    /** The plaintext of a sealed body; `signature_invalid` if it does not open. */
+    fun open(symKey: String, symSn: String, appId: String, urlPath: String, timestamp: Long, body: ByteArray): ByteArray =
+        refusals { wxcore.ffi.apiSecurityOpen(symKey, symSn, appId, urlPath, timestamp.toULong(), direct(body)) }
+
+    /** RSA-PSS SHA-256 (salt 32) signature, base64, of `urlPath\nappId\ntimestamp\ndata`. */
+    fun sign(
+        privateKeyPem: String, urlPath: String, appId: String, timestamp: Long, data: ByteArray,
+        seed: ByteArray = ByteArray(32).also { random.nextBytes(it) },
+    ): String = refusals { wxcore.ffi.apiSecuritySign(privateKeyPem, urlPath, appId, timestamp.toULong(), direct(data), direct(seed)) }
+
+    /** Whether [signature] verifies under [keyPem] (certificate, public or private key). */
+    fun verify(keyPem: String, urlPath: String, appId: String, timestamp: Long, data: ByteArray, signature: String): Boolean =
+        refusals { wxcore.ffi.apiSecurityVerify(keyPem, urlPath, appId, timestamp.toULong(), direct(data), signature) }
+}

@@ -125,6 +125,19 @@ fun transportKind(e: Throwable): String {
     }
 }
 
+/**
+ * The config with 32 bytes from the OS generator as the engine's `entropy`
+ * unless it brings its own (the core reads no randomness of its own; API
+ * security needs it). Text that is not a JSON object goes through as it is,
+ * for the engine to name what is wrong with it.
+ */
+internal fun withEntropy(config: String): String {
+    val parsed = runCatching { Json.parseToJsonElement(config) }.getOrNull() as? JsonObject ?: return config
+    if ("entropy" in parsed) return config
+    val seed = ByteArray(32).also { java.security.SecureRandom().nextBytes(it) }
+    return JsonObject(parsed + ("entropy" to JsonPrimitive(Base64.getEncoder().encodeToString(seed)))).toString()
+}
+
 internal fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.contentOrNull
 
 internal fun direct(bytes: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(bytes.size).put(bytes).flip()
@@ -146,7 +159,7 @@ class Client(
     private val now: () -> Long = System::currentTimeMillis,
 ) : AutoCloseable {
     val engine: NativeEngine = try {
-        NativeEngine(config, now().toULong())
+        NativeEngine(withEntropy(config), now().toULong())
     } catch (e: wxcore.ffi.WxException) {
         throw WxException.fromNative(e)
     }

@@ -7,6 +7,7 @@ import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
@@ -67,5 +68,26 @@ class CryptoTest {
             strict.decrypt(c.s("msg_signature"), c.s("timestamp"), c.s("nonce"), body(c.s("encrypt")), nowS = c.s("timestamp").toLong() + 301)
         }
         assertEquals("stale_timestamp", stale.reason)
+    }
+
+    @Test
+    fun apiSecurityPublishedRequestByteForByte() {
+        for (e in v.getValue("api_security_request").jsonArray) {
+            val r = e.jsonObject
+            val url = r.s("url")
+            val appid = r.s("appid")
+            val ts = r.getValue("timestamp").jsonPrimitive.content.toLong()
+            val pem = r.s("rsa_private_key_pem")
+            val body = ApiSecurity.seal(r.s("sym_key"), r.s("sym_sn"), appid, url, ts,
+                java.util.Base64.getDecoder().decode(r.s("iv")), r.s("plaintext").toByteArray())
+            val sealed = Json.parseToJsonElement(body).jsonObject
+            assertEquals(listOf(r.s("iv"), r.s("data"), r.s("authtag")), listOf(sealed.s("iv"), sealed.s("data"), sealed.s("authtag")))
+            assertTrue(ApiSecurity.verify(pem, url, appid, ts, body.toByteArray(), r.s("signature")))
+            assertFalse(ApiSecurity.verify(pem, url, appid, ts + 1, body.toByteArray(), r.s("signature")))
+            assertEquals(r.s("plaintext"), String(ApiSecurity.open(r.s("sym_key"), r.s("sym_sn"), appid, url, ts, body.toByteArray())))
+            assertTrue(ApiSecurity.verify(pem, url, appid, ts, body.toByteArray(), ApiSecurity.sign(pem, url, appid, ts, body.toByteArray())))
+            val refused = assertThrows<WxException> { ApiSecurity.open(r.s("sym_key"), r.s("sym_sn"), appid, url, ts + 1, body.toByteArray()) }
+            assertEquals("signature_invalid", refused.kind)
+        }
     }
 }
