@@ -82,14 +82,7 @@ fn private_key(pem: &str) -> Result<RsaPrivateKey, SecurityError> {
 pub fn public_key(pem: &str) -> Result<RsaPublicKey, SecurityError> {
     let pem = pem.trim();
     if pem.contains("CERTIFICATE") {
-        use x509_cert::der::{DecodePem, Encode};
-        let cert =
-            x509_cert::Certificate::from_pem(pem).map_err(|_| bad_key("not a PEM certificate"))?;
-        let der = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
-            .map_err(|_| bad_key("the certificate's public key cannot be read"))?;
+        let der = certificate_spki(pem).ok_or_else(|| bad_key("not a PEM X.509 certificate"))?;
         return RsaPublicKey::from_public_key_der(&der)
             .map_err(|_| bad_key("the certificate does not hold an RSA key"));
     }
@@ -99,6 +92,45 @@ pub fn public_key(pem: &str) -> Result<RsaPublicKey, SecurityError> {
     RsaPublicKey::from_public_key_pem(pem)
         .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
         .map_err(|_| bad_key("not an RSA public key or certificate in PEM"))
+}
+
+/// The SubjectPublicKeyInfo of a PEM certificate, as DER. Only that field
+/// is needed, so the certificate is walked with `der`'s reader rather than
+/// decoded whole (a full X.509 decoder costs the wasm build tens of KB):
+/// Certificate = SEQUENCE { tbs SEQUENCE { [0] version?, serial, signature,
+/// issuer, validity, subject, subjectPublicKeyInfo, … }, … }.
+fn certificate_spki(pem: &str) -> Option<Vec<u8>> {
+    use rsa::pkcs8::der::asn1::AnyRef;
+    use rsa::pkcs8::der::{Decode, Encode, Reader, SliceReader, Tag, TagNumber};
+    let (label, der) = rsa::pkcs8::der::pem::decode_vec(pem.as_bytes()).ok()?;
+    if label != "CERTIFICATE" {
+        return None;
+    }
+    let mut outer = SliceReader::new(&der).ok()?;
+    outer
+        .sequence(|cert| {
+            let spki = cert.sequence(|tbs| {
+                let version = Tag::ContextSpecific {
+                    constructed: true,
+                    number: TagNumber::N0,
+                };
+                if tbs.peek_tag()? == version {
+                    AnyRef::decode(tbs)?;
+                }
+                for _ in 0..5 {
+                    // serial, signature, issuer, validity, subject
+                    AnyRef::decode(tbs)?;
+                }
+                let spki = AnyRef::decode(tbs)?.to_der()?;
+                let rest = tbs.remaining_len();
+                tbs.read_slice(rest)?;
+                Ok(spki)
+            })?;
+            let rest = cert.remaining_len();
+            cert.read_slice(rest)?;
+            Ok(spki)
+        })
+        .ok()
 }
 
 fn aad(url_path: &str, app_id: &str, timestamp: u64, sym_sn: &str) -> String {

@@ -409,3 +409,42 @@ fn bad_settings_name_their_field_and_never_echo_secrets() {
     let dbg = format!("{engine:?}");
     assert!(!dbg.contains(&s(&v, "sym_key")[..12]) && !dbg.contains("PRIVATE"));
 }
+
+/// A self-signed X.509 certificate for the published example's key, made
+/// with `openssl req -new -x509 -key <the vector's key> -subj "/CN=…"`.
+const CERT: &str = include_str!("data/platform-cert.pem");
+
+#[test]
+fn a_platform_certificate_verifies_like_its_key() {
+    let v = vector();
+    let key = sym_key(s(&v, "sym_key")).unwrap();
+    let iv: [u8; 12] = STANDARD.decode(s(&v, "iv")).unwrap().try_into().unwrap();
+    let ts = v["timestamp"].as_u64().unwrap();
+    let (url, appid) = (s(&v, "url"), s(&v, "appid"));
+    let body = seal(
+        &key,
+        s(&v, "sym_sn"),
+        appid,
+        url,
+        ts,
+        &iv,
+        s(&v, "plaintext").as_bytes(),
+    );
+    assert!(verify(CERT, url, appid, ts, body.as_bytes(), s(&v, "signature")).unwrap());
+    assert!(!verify(
+        CERT,
+        url,
+        appid,
+        ts + 1,
+        body.as_bytes(),
+        s(&v, "signature")
+    )
+    .unwrap());
+    let broken = CERT.replace("MIID", "MIIE");
+    assert_eq!(
+        verify(&broken, url, appid, ts, body.as_bytes(), "x")
+            .unwrap_err()
+            .reason,
+        "bad_key"
+    );
+}
