@@ -35,12 +35,13 @@ rust-test: toolchain check-vectors
 simulator: toolchain
 	$(CARGO) build --release -p wxcore-simulator
 
-## A fresh venv with the wheel (maturin, uniffi) and the test dependencies.
+## A fresh venv with the wheel (maturin, uniffi) and the test dependencies
+## (wechatpy: the peer our callback replies must satisfy).
 python-env: toolchain
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx redis
+	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx redis wechatpy cryptography
 
 ## Python: vectors, driver, crypto and end-to-end tests (the simulator over loopback).
 python-test: python-env simulator

@@ -53,6 +53,18 @@ impl From<wxcore::callback::CallbackError> for WxError {
 }
 
 /// WXBizMsgCrypt for one app (see `wxcore::callback`).
+/// What a callback request asks for.
+#[derive(uniffi::Enum)]
+pub enum Inbound {
+    /// A URL check: answer with `body` as it is.
+    Echo { body: String },
+    /// A verified (and decrypted) message.
+    Message {
+        plaintext: String,
+        fields: std::collections::HashMap<String, String>,
+    },
+}
+
 #[derive(uniffi::Object)]
 pub struct CallbackCrypto {
     inner: wxcore::callback::CallbackCrypto,
@@ -127,6 +139,27 @@ impl CallbackCrypto {
             .collect())
     }
 
+    /// Framework glue: a callback request (method, query, body) in; a URL
+    /// check's answer or a verified message out (see `wxcore::callback::Inbound`).
+    pub fn handle_request(
+        &self,
+        method: String,
+        query: std::collections::HashMap<String, String>,
+        body: String,
+        now_s: Option<u64>,
+    ) -> Result<Inbound, WxError> {
+        let query: Vec<(String, String)> = query.into_iter().collect();
+        Ok(
+            match self.inner.handle_request(&method, &query, &body, now_s)? {
+                wxcore::callback::Inbound::Echo(body) => Inbound::Echo { body },
+                wxcore::callback::Inbound::Message { plaintext, message } => Inbound::Message {
+                    plaintext,
+                    fields: message.fields.into_iter().collect(),
+                },
+            },
+        )
+    }
+
     /// The encrypted reply's XML body; `random16` must be 16 bytes from the host's CSPRNG.
     pub fn encrypt(
         &self,
@@ -146,7 +179,6 @@ impl CallbackCrypto {
     }
 }
 
-/// The JS-SDK signature (the URL's `#fragment` removed).
 /// API security: seals `plaintext` into `{"iv","data","authtag"}` (see `wxcore::api_security`).
 #[uniffi::export]
 pub fn api_security_seal(
@@ -224,6 +256,7 @@ pub fn api_security_verify(
     )?)
 }
 
+/// The JS-SDK signature (the URL's `#fragment` removed).
 #[uniffi::export]
 pub fn jssdk_signature(
     jsapi_ticket: String,

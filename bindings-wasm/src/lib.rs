@@ -100,6 +100,34 @@ impl CallbackCrypto {
             .map_err(refused)
     }
 
+    /// Framework glue: a callback request in (`query` as [k1, v1, k2, v2, …]);
+    /// out, as JSON text, `{"echo": body}` for a URL check or
+    /// `{"plaintext": …, "fields": {…}}` for a verified message.
+    #[wasm_bindgen(js_name = handleRequest)]
+    pub fn handle_request(
+        &self,
+        method: &str,
+        query: Vec<String>,
+        body: &str,
+        now_s: Option<f64>,
+    ) -> Result<String, JsValue> {
+        let pairs: Vec<(String, String)> = query
+            .chunks(2)
+            .map(|kv| (kv[0].clone(), kv.get(1).cloned().unwrap_or_default()))
+            .collect();
+        let inbound = self
+            .inner
+            .handle_request(method, &pairs, body, now_s.map(u))
+            .map_err(refused)?;
+        Ok(match inbound {
+            wxcore::callback::Inbound::Echo(echo) => serde_json::json!({ "echo": echo }),
+            wxcore::callback::Inbound::Message { plaintext, message } => {
+                serde_json::json!({ "plaintext": plaintext, "fields": message.fields })
+            }
+        }
+        .to_string())
+    }
+
     /// Verifies and decrypts into a flat field map, as JSON text.
     #[wasm_bindgen(js_name = decryptMessage)]
     pub fn decrypt_message(

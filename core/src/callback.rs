@@ -232,6 +232,20 @@ impl EncryptedReply {
     }
 }
 
+/// What a callback request asks for ([`CallbackCrypto::handle_request`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// A URL check: answer with this body (as text, nothing added).
+    Echo(String),
+    /// A message, verified (and decrypted): its plaintext and its fields.
+    Message {
+        /// The XML or JSON text.
+        plaintext: String,
+        /// Its fields.
+        message: CallbackMessage,
+    },
+}
+
 /// WXBizMsgCrypt for one app: `CallbackCrypto::new(token, encoding_aes_key, receive_id)`.
 #[derive(Clone)]
 pub struct CallbackCrypto {
@@ -396,6 +410,61 @@ impl CallbackCrypto {
         body: &str,
     ) -> Result<CallbackMessage, CallbackError> {
         parse_message(&self.decrypt(msg_signature, timestamp, nonce, body)?)
+    }
+
+    /// Framework glue: one callback request in (its method, query
+    /// parameters and body), what to answer or read out. A GET with
+    /// `echostr` is a URL check in either style; a POST with
+    /// `msg_signature` is encrypted (safe mode, WeCom, bots); a POST with
+    /// only `signature` is an Official Account in plain mode, whose body is
+    /// the message itself once the signature checks.
+    pub fn handle_request(
+        &self,
+        method: &str,
+        query: &[(String, String)],
+        body: &str,
+        now_s: Option<u64>,
+    ) -> Result<Inbound, CallbackError> {
+        let q = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let need = |name: &'static str| {
+            q(name).ok_or_else(|| {
+                CallbackError::body("missing_param", format!("the query has no `{name}`"))
+            })
+        };
+        let (timestamp, nonce) = (need("timestamp")?, need("nonce")?);
+        if method.eq_ignore_ascii_case("GET") {
+            let sig = q("msg_signature").or(q("signature")).ok_or_else(|| {
+                CallbackError::body(
+                    "missing_param",
+                    "the query has no `msg_signature` or `signature`",
+                )
+            })?;
+            let echo = self.verify_url_at(sig, timestamp, nonce, need("echostr")?, now_s)?;
+            return Ok(Inbound::Echo(echo));
+        }
+        let plaintext = match (q("msg_signature"), q("signature")) {
+            (Some(msg_sig), _) => self.decrypt_at(msg_sig, timestamp, nonce, body, now_s)?,
+            (None, Some(sig)) => {
+                self.check_age(timestamp, now_s)?;
+                if !same(&signature(&[self.token.expose(), timestamp, nonce]), sig) {
+                    return Err(CallbackError::signature());
+                }
+                body.to_string()
+            }
+            (None, None) => {
+                return Err(CallbackError::body(
+                    "missing_param",
+                    "the query has no `msg_signature` or `signature`",
+                ))
+            }
+        };
+        let message = parse_message(&plaintext)?;
+        Ok(Inbound::Message { plaintext, message })
     }
 
     /// Encrypts a reply with the host's 16 random bytes.

@@ -467,3 +467,121 @@ fn debug_shows_no_token_or_key() {
     );
     assert!(!text.contains("S3CR3T") && !text.contains(KEY), "{text}");
 }
+
+fn pairs(kv: &[(&str, &str)]) -> Vec<(String, String)> {
+    kv.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn handle_request_tells_a_url_check_from_a_message_in_every_style() {
+    use wxcore::callback::Inbound;
+    let d = vectors();
+    // OA URL check, plain `signature`: echostr comes back unchanged.
+    let p = &d["url_verification_plain"][0];
+    let c = CallbackCrypto::new(
+        s(p, "token"),
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "wx",
+    )
+    .unwrap();
+    let q = pairs(&[
+        ("signature", s(p, "signature")),
+        ("timestamp", s(p, "timestamp")),
+        ("nonce", s(p, "nonce")),
+        ("echostr", s(p, "echostr")),
+    ]);
+    assert_eq!(
+        c.handle_request("GET", &q, "", None).unwrap(),
+        Inbound::Echo(s(p, "echostr").into())
+    );
+    // WeCom URL check, `msg_signature`: the decrypted echostr.
+    let w = &d["callback"][1];
+    let u = &w["verify_url"];
+    let q = pairs(&[
+        ("msg_signature", s(u, "msg_signature")),
+        ("timestamp", s(u, "timestamp")),
+        ("nonce", s(u, "nonce")),
+        ("echostr", s(u, "echostr")),
+    ]);
+    assert_eq!(
+        crypto(w).handle_request("get", &q, "", None).unwrap(),
+        Inbound::Echo(s(u, "reply").into())
+    );
+    // Encrypted message (OA safe mode).
+    let v = &d["callback"][0];
+    let q = pairs(&[
+        ("signature", s(v, "plain_signature")),
+        ("msg_signature", s(v, "msg_signature")),
+        ("encrypt_type", "aes"),
+        ("timestamp", s(v, "timestamp")),
+        ("nonce", s(v, "nonce")),
+    ]);
+    match crypto(v)
+        .handle_request("POST", &q, &xml_body(s(v, "encrypt")), None)
+        .unwrap()
+    {
+        Inbound::Message { plaintext, message } => {
+            assert_eq!(plaintext, s(v, "plaintext"));
+            assert_eq!(message.msg_type(), Some("text"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Plain mode: only `signature`; the body is the message once it checks.
+    let q = pairs(&[
+        ("signature", s(v, "plain_signature")),
+        ("timestamp", s(v, "timestamp")),
+        ("nonce", s(v, "nonce")),
+    ]);
+    match crypto(v)
+        .handle_request("POST", &q, s(v, "plaintext"), None)
+        .unwrap()
+    {
+        Inbound::Message { message, .. } => assert_eq!(message.get("Content"), Some("abcdteT")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn handle_request_refuses_what_it_cannot_check() {
+    let d = vectors();
+    let v = &d["callback"][0];
+    let c = crypto(v);
+    let e = c
+        .handle_request("POST", &pairs(&[("nonce", "1")]), "", None)
+        .unwrap_err();
+    assert_eq!(
+        (e.reason, e.message.contains("timestamp")),
+        ("missing_param", true)
+    );
+    let e = c
+        .handle_request(
+            "POST",
+            &pairs(&[("timestamp", "1"), ("nonce", "1")]),
+            "<xml/>",
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(e.reason, "missing_param");
+    let q = pairs(&[
+        ("signature", "0000000000000000000000000000000000000000"),
+        ("timestamp", s(v, "timestamp")),
+        ("nonce", s(v, "nonce")),
+    ]);
+    assert_eq!(
+        c.handle_request("POST", &q, s(v, "plaintext"), None)
+            .unwrap_err()
+            .reason,
+        "bad_signature"
+    );
+    let q = pairs(&[
+        ("signature", s(v, "plain_signature")),
+        ("timestamp", s(v, "timestamp")),
+        ("nonce", s(v, "nonce")),
+    ]);
+    assert_eq!(
+        c.handle_request("GET", &q, "", None).unwrap_err().reason,
+        "missing_param"
+    ); // no echostr
+}

@@ -306,6 +306,24 @@ class CallbackCrypto {
     return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)))));
   }
 
+  /**
+   * Framework glue: the request's method, query object and body in;
+   * `{ echo }` (answer a URL check with it, as text) or `{ plaintext, message }`
+   * out. Refusals throw WxError.
+   */
+  handleRequest(method, query, body, nowS) {
+    const flat = [];
+    for (const [k, v] of Object.entries(query || {})) flat.push(String(k), String(Array.isArray(v) ? v[0] : v));
+    const r = JSON.parse(wrapped(() => this._c.handleRequest(method, flat, text(body ?? ''), this._now(nowS))));
+    return 'echo' in r ? { echo: r.echo } : { plaintext: r.plaintext, message: new CallbackMessage(r.fields) };
+  }
+
+  /** The encrypted passive-reply body for `reply`, with a fresh timestamp and nonce. */
+  reply(reply, nowS) {
+    const timestamp = String(nowS ?? Math.floor(Date.now() / 1000));
+    return this.encrypt(reply, timestamp, String(randomBytes(4).readUInt32BE(0)));
+  }
+
   /** The encrypted passive-reply XML (16 random bytes from node:crypto unless given). */
   encrypt(reply, timestamp, nonce, random16 = randomBytes(16)) {
     return wrapped(() => this._c.encrypt(reply, String(timestamp), nonce, random16));

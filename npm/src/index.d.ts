@@ -43,7 +43,13 @@ export class CallbackCrypto {
   decrypt(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): string;
   decryptMessage(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): CallbackMessage;
   encrypt(reply: string, timestamp: string | number, nonce: string, random16?: Uint8Array): string;
+  /** Framework glue: a URL check's answer (`echo`) or a verified message. */
+  handleRequest(method: string, query: Record<string, string | string[] | undefined>, body?: string | Uint8Array, nowS?: number): Inbound;
+  /** The encrypted passive-reply body, with a fresh timestamp and nonce. */
+  reply(reply: string, nowS?: number): string;
 }
+
+export type Inbound = { echo: string } | { plaintext: string; message: CallbackMessage };
 
 export function jssdkSignature(jsapiTicket: string, noncestr: string, timestamp: string | number, url: string): string;
 export function jssdkConfig(appId: string, jsapiTicket: string, url: string, noncestr?: string, timestamp?: string | number):

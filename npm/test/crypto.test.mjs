@@ -75,3 +75,41 @@ test('API security: the published request, byte for byte', () => {
       (e) => e instanceof WxError && e.kind === 'signature_invalid');
   }
 });
+
+test('handleRequest: URL checks, messages, and a reply back through the glue', () => {
+  const p = V.url_verification_plain[0];
+  const c = new CallbackCrypto(p.token, 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', 'wx');
+  assert.deepEqual(c.handleRequest('GET', { signature: p.signature, timestamp: p.timestamp, nonce: p.nonce, echostr: p.echostr }), { echo: p.echostr });
+  const w = V.callback[1];
+  const u = w.verify_url;
+  const wc = new CallbackCrypto(w.token, w.encoding_aes_key, w.receive_id);
+  assert.equal(wc.handleRequest('GET', { msg_signature: [u.msg_signature], timestamp: u.timestamp, nonce: u.nonce, echostr: u.echostr }).echo, u.reply);
+  const v = V.callback[0];
+  const oc = new CallbackCrypto(v.token, v.encoding_aes_key, v.receive_id);
+  const body = `<xml><ToUserName><![CDATA[gh]]></ToUserName><Encrypt><![CDATA[${v.encrypt}]]></Encrypt></xml>`;
+  const r = oc.handleRequest('POST', { msg_signature: v.msg_signature, timestamp: v.timestamp, nonce: v.nonce }, Buffer.from(body));
+  assert.equal(r.plaintext, v.plaintext);
+  assert.equal(r.message.msgType, 'text');
+  const reply = oc.reply('<xml><Content><![CDATA[收到]]></Content></xml>');
+  const tag = (t) => reply.split(`<${t}>`)[1].split(`</${t}>`)[0].replace('<![CDATA[', '').replace(']]>', '');
+  const back = oc.handleRequest('POST', { msg_signature: tag('MsgSignature'), timestamp: tag('TimeStamp'), nonce: tag('Nonce') }, reply);
+  assert.equal(back.message.get('Content'), '收到');
+  assert.throws(() => oc.handleRequest('POST', { timestamp: '1', nonce: '2' }, body),
+    (e) => e instanceof WxError && e.kind === 'invalid_request' && e.reason === 'missing_param');
+});
+
+test('a peer implementation (@wecom/crypto, Tencent\'s own) accepts our reply, and we accept its message', async () => {
+  const { decrypt, encrypt, getSignature } = (await import('@wecom/crypto')).default ?? (await import('@wecom/crypto'));
+  const v = V.callback[1];
+  const ours = new CallbackCrypto(v.token, v.encoding_aes_key, v.receive_id);
+  const reply = ours.reply('<xml><Content><![CDATA[hello 你好]]></Content></xml>', 1714036504);
+  const tag = (t) => reply.split(`<${t}>`)[1].split(`</${t}>`)[0].replace('<![CDATA[', '').replace(']]>', '');
+  assert.equal(getSignature(v.token, tag('TimeStamp'), tag('Nonce'), tag('Encrypt')), tag('MsgSignature'));
+  const opened = decrypt(v.encoding_aes_key, tag('Encrypt'));
+  assert.equal(opened.id, v.receive_id);
+  assert.match(opened.message, /hello 你好/);
+  const enc = encrypt(v.encoding_aes_key, '<xml><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[enter_agent]]></Event></xml>', v.receive_id);
+  const sig = getSignature(v.token, '1714036504', '777', enc);
+  const body = `<xml><ToUserName><![CDATA[${v.receive_id}]]></ToUserName><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`;
+  assert.equal(ours.handleRequest('POST', { msg_signature: sig, timestamp: '1714036504', nonce: '777' }, body).message.event, 'enter_agent');
+});

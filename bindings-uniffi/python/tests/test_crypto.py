@@ -86,3 +86,49 @@ def test_api_security_published_request_byte_for_byte(v):
     with pytest.raises(WxError) as e:  # another AAD (timestamp) does not open
         api_security_open(v["sym_key"], v["sym_sn"], appid, url, ts + 1, body)
     assert e.value.kind == "signature_invalid"
+
+
+def test_handle_request_url_checks_messages_and_replies():
+    from wxcore import Inbound  # noqa: F401 - exported
+
+    p = VECTORS["url_verification_plain"][0]
+    c = CallbackCrypto(p["token"], "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx")
+    r = c.handle_request("GET", {"signature": p["signature"], "timestamp": p["timestamp"], "nonce": p["nonce"],
+                                 "echostr": p["echostr"]})
+    assert r.echo == p["echostr"] and r.message is None
+    w = VECTORS["callback"][1]
+    u = w["verify_url"]
+    r = CallbackCrypto(w["token"], w["encoding_aes_key"], w["receive_id"]).handle_request(
+        "GET", {"msg_signature": [u["msg_signature"]], "timestamp": u["timestamp"], "nonce": u["nonce"], "echostr": u["echostr"]})
+    assert r.echo == u["reply"]
+    v = VECTORS["callback"][0]
+    c = CallbackCrypto(v["token"], v["encoding_aes_key"], v["receive_id"])
+    body = f"<xml><ToUserName><![CDATA[gh]]></ToUserName><Encrypt><![CDATA[{v['encrypt']}]]></Encrypt></xml>"
+    r = c.handle_request("POST", {"msg_signature": v["msg_signature"], "timestamp": v["timestamp"], "nonce": v["nonce"],
+                                  "encrypt_type": "aes"}, body.encode())
+    assert r.echo is None and r.plaintext == v["plaintext"] and r.message.msg_type == "text"
+    # A reply comes back through the same glue (as the platform would check it).
+    reply = c.reply("<xml><Content><![CDATA[收到]]></Content></xml>")
+    q = {k: reply.split(f"<{t}>")[1].split(f"</{t}>")[0].replace("<![CDATA[", "").replace("]]>", "")
+         for k, t in [("msg_signature", "MsgSignature"), ("timestamp", "TimeStamp"), ("nonce", "Nonce")]}
+    assert c.handle_request("POST", q, reply).message["Content"] == "收到"
+    with pytest.raises(WxError) as e:
+        c.handle_request("POST", {"timestamp": "1", "nonce": "2"}, body)
+    assert e.value.kind == "invalid_request" and e.value.reason == "missing_param"
+
+
+def test_a_peer_implementation_accepts_our_reply_and_we_accept_its_message():
+    from wechatpy.crypto import WeChatCrypto  # the most used Python SDK, as the other side
+
+    v = VECTORS["callback"][0]
+    ours = CallbackCrypto(v["token"], v["encoding_aes_key"], v["receive_id"])
+    peer = WeChatCrypto(v["token"], v["encoding_aes_key"], v["receive_id"])
+    reply = ours.reply("<xml><Content><![CDATA[hello 你好]]></Content></xml>", now_s=1714036504)
+    nonce = reply.split("<Nonce><![CDATA[")[1].split("]]>")[0]
+    sig = reply.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    assert "hello 你好" in peer.decrypt_message(reply, sig, "1714036504", nonce)
+    pushed = peer.encrypt_message("<xml><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event></xml>",
+                                  "12345", "1714036504")
+    sig = pushed.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
+    r = ours.handle_request("POST", {"msg_signature": sig, "timestamp": "1714036504", "nonce": "12345"}, pushed)
+    assert r.message.event == "subscribe"

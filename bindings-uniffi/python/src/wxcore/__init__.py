@@ -10,7 +10,7 @@ Tokens, retries, quotas, rate limits and host failover are decided by the
 Rust engine (`wxcore._native.Engine`); this package only runs its loop.
 """
 
-from ._callback import CallbackCrypto, CallbackMessage, jssdk_config, jssdk_signature
+from ._callback import CallbackCrypto, CallbackMessage, Inbound, jssdk_config, jssdk_signature
 from ._client import Client, Reply
 from ._errors import KINDS, WxError
 from ._native import Engine
@@ -21,6 +21,6 @@ try:  # optional: needs httpx
 except ImportError:  # pragma: no cover - exercised when httpx is absent
     AsyncClient = None  # type: ignore[assignment,misc]
 
-__all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage",
+__all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage", "Inbound",
            "jssdk_signature", "jssdk_config", "api_security_seal", "api_security_open", "api_security_sign",
            "api_security_verify"]

@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 import time
-from typing import Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from ._errors import WxError, _NativeError
 from ._native import CallbackCrypto as _NativeCrypto
@@ -89,12 +89,47 @@ class CallbackCrypto:
         except _NativeError as e:
             raise WxError.from_native(e) from None
 
+    def handle_request(self, method: str, query: Mapping[str, Any], body: Union[str, bytes, None] = None,
+                       now_s: Optional[int] = None) -> "Inbound":
+        """Framework glue: the request's method, query parameters and body in;
+        an :class:`Inbound` out: ``echo`` (answer a URL check with it as it
+        is) or ``message`` (verified and decrypted). Refusals raise WxError."""
+        q = {str(k): str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in query.items()}
+        try:
+            r = self._c.handle_request(method, q, _text(body or ""), self._now(now_s))
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+        if r.is_echo():
+            return Inbound(echo=r.body)
+        return Inbound(plaintext=r.plaintext, message=CallbackMessage(r.fields))
+
+    def reply(self, reply: str, now_s: Optional[int] = None) -> str:
+        """The encrypted passive-reply body for ``reply``, with a fresh timestamp and nonce."""
+        timestamp = str(now_s if now_s is not None else int(time.time()))
+        return self.encrypt(reply, timestamp, str(secrets.randbelow(10 ** 10)).zfill(10))
+
     def encrypt(self, reply: str, timestamp: str, nonce: str, random16: Optional[bytes] = None) -> str:
         """The encrypted passive-reply XML body (16 random bytes from ``os.urandom`` unless given)."""
         try:
             return self._c.encrypt(reply, timestamp, nonce, random16 if random16 is not None else os.urandom(16))
         except _NativeError as e:
             raise WxError.from_native(e) from None
+
+
+class Inbound:
+    """What a callback request asks for: ``echo`` is set for a URL check
+    (answer with it, as text); ``message`` and ``plaintext`` for a message."""
+
+    __slots__ = ("echo", "plaintext", "message")
+
+    def __init__(self, echo: Optional[str] = None, plaintext: Optional[str] = None,
+                 message: Optional[CallbackMessage] = None) -> None:
+        self.echo = echo
+        self.plaintext = plaintext
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Inbound(echo={self.echo!r})" if self.echo is not None else f"Inbound(message={self.message!r})"
 
 
 def jssdk_signature(jsapi_ticket: str, noncestr: str, timestamp: Union[str, int], url: str) -> str:

@@ -56,7 +56,31 @@ class CallbackCrypto(
     fun encrypt(reply: String, timestamp: String, nonce: String, random16: ByteArray = ByteArray(16).also(random::nextBytes)): String =
         refusals { c.encrypt(reply, timestamp, nonce, random16) }
 
+    /**
+     * Framework glue: the request's method, query parameters and body in; an
+     * [Inbound] out: [Inbound.Echo] (answer a URL check with it, as text) or
+     * [Inbound.Message] (verified and decrypted). Refusals throw [WxException].
+     */
+    fun handleRequest(method: String, query: Map<String, String>, body: String = "", nowS: Long? = null): Inbound =
+        when (val r = refusals { c.handleRequest(method, query, body, now(nowS)) }) {
+            is wxcore.ffi.Inbound.Echo -> Inbound.Echo(r.body)
+            is wxcore.ffi.Inbound.Message -> Inbound.Message(r.plaintext, CallbackMessage(r.fields))
+        }
+
+    /** The encrypted passive-reply body for [reply], with a fresh timestamp and nonce. */
+    fun reply(reply: String, nowS: Long? = null): String =
+        encrypt(reply, (nowS ?: (System.currentTimeMillis() / 1000)).toString(), (random.nextInt() and Int.MAX_VALUE).toString())
+
     override fun close() = c.close()
+}
+
+/** What a callback request asks for. */
+sealed class Inbound {
+    /** A URL check: answer with [body], as text. */
+    data class Echo(val body: String) : Inbound()
+
+    /** A verified (and decrypted) message. */
+    data class Message(val plaintext: String, val message: CallbackMessage) : Inbound()
 }
 
 /** sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…"), the URL's fragment removed. */

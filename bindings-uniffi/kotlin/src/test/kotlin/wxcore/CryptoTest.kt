@@ -90,4 +90,23 @@ class CryptoTest {
             assertEquals("signature_invalid", refused.kind)
         }
     }
+
+    @Test
+    fun handleRequestUrlChecksMessagesAndReplies() {
+        val p = v.getValue("url_verification_plain").jsonArray[0].jsonObject
+        val c = CallbackCrypto(p.s("token"), "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx")
+        val echo = c.handleRequest("GET", mapOf("signature" to p.s("signature"), "timestamp" to p.s("timestamp"), "nonce" to p.s("nonce"), "echostr" to p.s("echostr")))
+        assertEquals(Inbound.Echo(p.s("echostr")), echo)
+        val o = v.getValue("callback").jsonArray[0].jsonObject
+        val oc = CallbackCrypto(o.s("token"), o.s("encoding_aes_key"), o.s("receive_id"))
+        val r = oc.handleRequest("POST", mapOf("msg_signature" to o.s("msg_signature"), "timestamp" to o.s("timestamp"), "nonce" to o.s("nonce")), body(o.s("encrypt")))
+        assertEquals(o.s("plaintext"), (r as Inbound.Message).plaintext)
+        assertEquals("text", r.message.msgType)
+        val reply = oc.reply("<xml><Content><![CDATA[收到]]></Content></xml>")
+        fun tag(t: String) = reply.substringAfter("<$t>").substringBefore("</$t>").removePrefix("<![CDATA[").removeSuffix("]]>")
+        val back = oc.handleRequest("POST", mapOf("msg_signature" to tag("MsgSignature"), "timestamp" to tag("TimeStamp"), "nonce" to tag("Nonce")), reply)
+        assertEquals("收到", (back as Inbound.Message).message["Content"])
+        val e = assertThrows<WxException> { oc.handleRequest("POST", mapOf("timestamp" to "1", "nonce" to "2"), body(o.s("encrypt"))) }
+        assertEquals("missing_param", e.reason)
+    }
 }
