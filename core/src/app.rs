@@ -65,6 +65,8 @@ pub(crate) struct App {
     pub(crate) queue: VecDeque<CallId>,
     pub(crate) queue_wake: Option<u64>,
     pub(crate) blocked: Option<(u64, Option<Code>)>,
+    /// JS-SDK tickets by kind (created on first use).
+    pub(crate) tickets: HashMap<String, crate::ticket::TicketSlot>,
 }
 
 impl App {
@@ -432,5 +434,6 @@ pub(crate) fn resolve(
         queue: VecDeque::new(),
         queue_wake: None,
         blocked: None,
+        tickets: HashMap::new(),
     })
 }

@@ -17,6 +17,7 @@ use crate::quota::{self, Crossing};
 use crate::ratelimit::Bucket;
 use crate::request;
 use crate::rng::Rng;
+use crate::ticket::TicketFetch;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
@@ -84,6 +85,7 @@ pub(crate) enum StorePurpose {
     Write(usize, &'static str),
     QuotaIncr(usize, String),
     QuotaReserve(CallId),
+    TicketRead(usize, String),
 }
 
 /// Times beyond this (about the year 287,000) are taken as this, so that no
@@ -106,6 +108,10 @@ pub struct Engine {
     pub(crate) calls: HashMap<CallId, CallState>,
     pub(crate) requests: HashMap<u64, Purpose>,
     pub(crate) store_ops: HashMap<u64, StorePurpose>,
+    /// The engine's own calls fetching tickets.
+    pub(crate) ticket_calls: HashMap<CallId, TicketFetch>,
+    /// The time of the latest input (for completions reached without one).
+    pub(crate) last_now: u64,
     pub(crate) circuits: Circuits,
     pub(crate) timers: BinaryHeap<Reverse<(u64, Timer)>>,
     pub(crate) out: VecDeque<Output>,
@@ -203,6 +209,8 @@ impl Engine {
             calls: HashMap::new(),
             requests: HashMap::new(),
             store_ops: HashMap::new(),
+            ticket_calls: HashMap::new(),
+            last_now: 0,
             circuits: Circuits::default(),
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
@@ -221,10 +229,38 @@ impl Engine {
         self.advance(now_ms);
         let id = self.next_call;
         self.next_call += 1;
+        self.start_call(id, call, now_ms);
+        id
+    }
+
+    /// The next call id, for a request the engine answers itself (tickets).
+    pub(crate) fn reserve_call_id(&mut self) -> CallId {
+        let id = self.next_call;
+        self.next_call += 1;
+        id
+    }
+
+    /// A call the engine makes for itself (a ticket fetch): its completion
+    /// goes to `ticket_calls`' owner, never to the host.
+    pub(crate) fn submit_internal(&mut self, call: Call, fetch: TicketFetch, now: u64) {
+        let id = self.reserve_call_id();
+        self.ticket_calls.insert(id, fetch);
+        self.start_call(id, call, now);
+    }
+
+    fn start_call(&mut self, id: CallId, call: Call, now_ms: u64) {
         let Some(&a) = self.by_name.get(&call.app) else {
-            self.next_call -= 1; // complete_now takes the id
-            let msg = format!("no app `{}` is configured", call.app);
-            return self.complete_now(call.app, ApiError::new(ErrorKind::Config, msg), now_ms);
+            let mut e = ApiError::new(
+                ErrorKind::Config,
+                format!("no app `{}` is configured", call.app),
+            );
+            e.app = call.app;
+            e.call_id = id;
+            self.out.push_back(Output::Done(Completion {
+                call_id: id,
+                result: Err(e),
+            }));
+            return;
         };
         let problem = match call.parsed_method() {
             None => Some(format!("unsupported HTTP method `{}`", call.method)),
@@ -257,7 +293,6 @@ impl Engine {
             Some(msg) => self.fail(id, ApiError::new(ErrorKind::InvalidRequest, msg)),
             None => self.dispatch(id, now_ms),
         }
-        id
     }
 
     /// The next output. Drain until [`Output::Idle`], then call again at
@@ -385,7 +420,8 @@ impl Engine {
     }
 
     /// Fires every timer due at `now`.
-    fn advance(&mut self, now: u64) {
+    pub(crate) fn advance(&mut self, now: u64) {
+        self.last_now = self.last_now.max(now);
         while let Some(&Reverse((at, t))) = self.timers.peek() {
             if at > now {
                 break;
@@ -430,6 +466,9 @@ impl Engine {
         if let Some(c) = self.calls.remove(&id) {
             e.app = self.apps[c.app].name.clone();
             e.call_id = id;
+            if let Some(f) = self.ticket_calls.remove(&id) {
+                return self.on_ticket_call(f, Err(e), self.last_now);
+            }
             self.out.push_back(Output::Done(Completion {
                 call_id: id,
                 result: Err(e),
@@ -439,6 +478,9 @@ impl Engine {
 
     fn succeed(&mut self, id: CallId, reply: Reply) {
         if self.calls.remove(&id).is_some() {
+            if let Some(f) = self.ticket_calls.remove(&id) {
+                return self.on_ticket_call(f, Ok(reply), self.last_now);
+            }
             self.out.push_back(Output::Done(Completion {
                 call_id: id,
                 result: Ok(reply),

@@ -101,6 +101,7 @@ mod request;
 mod rng;
 mod state;
 mod store;
+mod ticket;
 pub mod wire;
 
 pub use call::{Body, Call, CallId, Reply};

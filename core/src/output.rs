@@ -187,6 +187,17 @@ pub enum Event {
         /// Whether the fetch forced a new token.
         forced: bool,
     },
+    /// A JS-SDK ticket was obtained (from the platform or the shared store).
+    TicketFetched {
+        /// App id.
+        app: String,
+        /// `jsapi`, `wx_card`, `agent_config`.
+        kind: String,
+        /// When it expires.
+        expires_at_ms: u64,
+        /// `http` or `store`.
+        source: &'static str,
+    },
     /// A cached token was dropped because a call reported it invalid.
     TokenInvalidated {
         /// App id.

@@ -240,6 +240,18 @@ pub struct RateLimit {
     pub concurrency: Option<u32>,
 }
 
+/// Where a JS-SDK ticket is fetched: a GET with the access token, answering
+/// `{ticket, expires_in}`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TicketEndpoint {
+    /// API path.
+    pub path: String,
+    /// Constant query parameters (`type=jsapi`).
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+}
+
 /// A platform profile.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -290,6 +302,9 @@ pub struct Profile {
     /// Paths whose success resets the app's quota counters.
     #[serde(default)]
     pub clear_quota_paths: Vec<String>,
+    /// JS-SDK tickets by kind (`jsapi`, `wx_card`, `agent_config`).
+    #[serde(default)]
+    pub tickets: BTreeMap<String, TicketEndpoint>,
     /// Default rate limits.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,

@@ -198,6 +198,7 @@ impl Engine {
                 StoreResult::Failed(m) => self.store_failed(a, "incr_by", m),
                 _ => {}
             },
+            StorePurpose::TicketRead(a, kind) => self.on_ticket_read(a, kind, result, now),
             StorePurpose::QuotaReserve(id) => {
                 let count = match result {
                     StoreResult::Count(n) => Some(n),

@@ -28,7 +28,11 @@ struct CallSpec {
     app: String,
     #[serde(default = "get")]
     method: String,
+    #[serde(default)]
     path: String,
+    /// A JS-SDK ticket request (`jsapi`, …) instead of an API call.
+    #[serde(default)]
+    ticket: Option<String>,
     #[serde(default)]
     query: Vec<(String, String)>,
     #[serde(default)]
@@ -85,6 +89,11 @@ impl Engine {
     /// [`Engine::submit`] from a JSON call spec and an optional body.
     pub fn submit_json(&mut self, spec: &[u8], body: Option<&[u8]>, now_ms: u64) -> CallId {
         match serde_json::from_slice::<CallSpec>(spec) {
+            Ok(CallSpec {
+                app,
+                ticket: Some(kind),
+                ..
+            }) => self.submit_ticket(&app, &kind, now_ms),
             Ok(s) => {
                 let body = body.map(|b| Body {
                     content_type: s

@@ -225,7 +225,13 @@ fn random_run(store: &str, seed: u64, steps: usize) {
                 if g.below(2) == 0 {
                     call = call.query("k", "v é&");
                 }
-                let id = run.engine.submit(call, run.now);
+                // Now and then a JS-SDK ticket instead (some kinds unknown).
+                let id = if g.below(6) == 0 {
+                    let kind = *g.pick(&["jsapi", "wx_card", "agent_config", "nope"]);
+                    run.engine.submit_ticket(&call.app, kind, run.now)
+                } else {
+                    run.engine.submit(call, run.now)
+                };
                 run.submitted.insert(id);
             }
             3..=5 if !run.sends.is_empty() => {

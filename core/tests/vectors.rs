@@ -166,9 +166,14 @@ fn run(scenario: &Value) -> Result<Outcome, String> {
             .next()
             .ok_or(format!("step {i}: empty input"))?;
         match kind.as_str() {
-            "submit" => {
-                engine.submit(call_from(v), now);
-            }
+            "submit" => match v.get("ticket").and_then(Value::as_str) {
+                Some(kind) => {
+                    engine.submit_ticket(v["app"].as_str().unwrap(), kind, now);
+                }
+                None => {
+                    engine.submit(call_from(v), now);
+                }
+            },
             "response" => engine.handle_response(v["id"].as_u64().unwrap(), response_from(v), now),
             "transport_error" => engine.handle_transport_error(
                 v["id"].as_u64().unwrap(),

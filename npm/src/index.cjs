@@ -181,6 +181,21 @@ class Client extends EventEmitter {
     });
   }
 
+  /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
+  async ticket(app, kind = 'jsapi') {
+    const { callId, outputs, wakeAtMs } = this.engine.submitPoll({ app, ticket: kind }, undefined, this._now());
+    const reply = await new Promise((resolve, reject) => {
+      this._pending.set(callId, { resolve, reject, full: false });
+      this._process(outputs, wakeAtMs);
+    });
+    return reply.ticket;
+  }
+
+  /** The wx.config object for a page at `url`, signed with the app's cached ticket. */
+  async jssdkConfig(app, appId, url, kind = 'jsapi') {
+    return jssdkConfig(appId, await this.ticket(app, kind), url);
+  }
+
   exportState() { return this.engine.exportState(); }
 
   /** Drains the engine now. */

@@ -166,6 +166,10 @@ export class Client extends EventEmitter {
   call<T = any>(app: string, method: string, path: string, options: CallOptions & { full: true }): Promise<FullReply<T>>;
   on(event: 'event', listener: (event: WxEvent) => void): this;
   exportState(): string;
+  /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
+  ticket(app: string, kind?: string): Promise<string>;
+  /** The wx.config object for a page at `url`, signed with the app's cached ticket. */
+  jssdkConfig(app: string, appId: string, url: string, kind?: string): Promise<{ appId: string; timestamp: string; nonceStr: string; signature: string }>;
 }
 
 export type Output =

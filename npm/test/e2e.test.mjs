@@ -4,7 +4,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Client, WxError } from '../src/index.mjs';
+import { Client, WxError, jssdkSignature } from '../src/index.mjs';
 import { startSimulator, count } from './sim.mjs';
 
 const UI = '/cgi-bin/user/info';
@@ -177,4 +177,15 @@ test('WeCom, Jing, CJ-style and result-style over HTTP', async () => {
   assert.equal(count(c, 'token_fetches', corp), 1);
   assert.equal(count(c, 'token_fetches', cj), 1);
   assert.equal(count(c, 'token_fetches', jing), 2);
+});
+
+test('JS-SDK tickets: one fetch for many concurrent pages, then the cache', async () => {
+  const app = newAppId();
+  await sim.configure({ latency_ms: 30 });
+  const client = oaClient(app);
+  const tickets = await Promise.all([...Array(10).keys()].map(() => client.ticket('oa')));
+  assert.equal(new Set(tickets).size, 1);
+  const cfg = await client.jssdkConfig('oa', app, 'https://shop.example/p?id=1#top');
+  assert.equal(cfg.signature, jssdkSignature(tickets[0], cfg.nonceStr, cfg.timestamp, 'https://shop.example/p?id=1'));
+  assert.equal(count(await sim.counters(), 'ticket_fetches', app), 1);
 });

@@ -46,7 +46,7 @@ function run(s) {
     const [kind, v] = Object.entries(step.input)[0];
     if (kind === 'submit') {
       const spec = {};
-      for (const k of ['app', 'method', 'path', 'query', 'idempotent', 'content_type']) if (k in v) spec[k] = v[k];
+      for (const k of ['app', 'method', 'path', 'query', 'idempotent', 'content_type', 'ticket']) if (k in v) spec[k] = v[k];
       if ('json' in v) engine.submit(spec, Buffer.from(JSON.stringify(v.json)), now);
       else if ('body' in v) engine.submit({ content_type: 'application/octet-stream', ...spec }, Buffer.from(v.body), now);
       else engine.submit(spec, undefined, now);

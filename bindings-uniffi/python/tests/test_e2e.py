@@ -215,3 +215,27 @@ def test_every_platform_over_http(sim):
     c = sim.counters()
     assert count(c, "token_fetches", corp) == 1 and count(c, "token_fetches", cj) == 1
     assert count(c, "token_fetches", jing) == 2
+
+
+def test_jsapi_tickets_one_fetch_for_many_pages(sim):
+    from wxcore import jssdk_signature
+
+    app = new_app_id()
+    sim.configure(latency_ms=30)
+
+    async def main():
+        client = AsyncClient(oa_config(sim, app))
+        try:
+            return await asyncio.gather(*(client.ticket("oa") for _ in range(10)))
+        finally:
+            await client.aclose()
+
+    tickets = asyncio.run(main())
+    assert len(set(tickets)) == 1 and tickets[0]
+    assert count(sim.counters(), "ticket_fetches", app) == 1
+    client = Client(oa_config(sim, app))
+    cfg = client.jssdk_config("oa", app, "https://shop.example/p?id=1#top")
+    ticket = client.ticket("oa")
+    assert cfg["signature"] == jssdk_signature(ticket, cfg["nonceStr"], cfg["timestamp"], "https://shop.example/p?id=1")
+    client.ticket("oa", "wx_card")
+    assert count(sim.counters(), "ticket_fetches", app) == 3  # a second process (client), and wx_card

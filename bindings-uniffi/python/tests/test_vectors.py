@@ -65,7 +65,7 @@ def run(scenario):
         now = step["now_ms"]
         (kind, v), = step["input"].items()
         if kind == "submit":
-            spec = {k: v[k] for k in ("app", "method", "path", "query", "idempotent", "content_type") if k in v}
+            spec = {k: v[k] for k in ("app", "method", "path", "query", "idempotent", "content_type", "ticket") if k in v}
             if "json" in v:
                 engine.submit_with_body(json.dumps(spec).encode(), json.dumps(v["json"]).encode(), now)
             elif "body" in v:

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tupl
 
 import httpx
 
-from ._client import Query, call_spec, done_value, new_engine, now_ms, transport_kind
+from ._client import Query, call_spec, done_value, new_engine, now_ms, ticket_spec, transport_kind
 
 AsyncHttp = Callable[[str, str, Dict[str, str], Optional[bytes], float], Awaitable[Tuple[int, Mapping[str, str], bytes]]]
 
@@ -60,11 +60,19 @@ class AsyncClient:
         raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
         doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                           else self.engine.submit_poll(raw, self._now()))
+        return done_value(await self._wait(doc), full)
+
+    async def ticket(self, app: str, kind: str = "jsapi") -> str:
+        """A JS-SDK ticket, cached and renewed by the engine (one fetch however many callers)."""
+        doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+        return done_value(await self._wait(doc), False)["ticket"]
+
+    async def _wait(self, doc: dict) -> dict:
         future = asyncio.get_running_loop().create_future()
         self._futures[doc["call_id"]] = future
         self._process(doc["outputs"])
         self._kick()
-        return done_value(await future, full)
+        return await future
 
     async def aclose(self) -> None:
         if self._client is not None:

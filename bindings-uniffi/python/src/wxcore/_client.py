@@ -87,6 +87,11 @@ def new_engine(config: Union[str, Mapping[str, Any]], now: int) -> Engine:
         raise WxError.from_native(e) from None
 
 
+def ticket_spec(app: str, kind: str) -> bytes:
+    """The call spec of a JS-SDK ticket request."""
+    return _json.dumps({"app": app, "ticket": kind}).encode()
+
+
 def call_spec(app: str, method: str, path: str, query: Query, json: Any, idempotent: bool,
               body: Optional[bytes], content_type: Optional[str]) -> Tuple[bytes, Optional[bytes]]:
     """The engine's call spec (JSON bytes) and the body to send with it."""
@@ -172,6 +177,20 @@ class Client:
                               else self.engine.submit_poll(raw, self._now()))
             self._take(doc)
         return done_value(self._run(doc["call_id"]), full)
+
+    def ticket(self, app: str, kind: str = "jsapi") -> str:
+        """A JS-SDK ticket (``jsapi``, ``wx_card``; WeCom ``jsapi``, ``agent_config``),
+        cached and renewed by the engine: one fetch however many callers."""
+        with self._cond:
+            doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+            self._take(doc)
+        return done_value(self._run(doc["call_id"]), False)["ticket"]
+
+    def jssdk_config(self, app: str, app_id: str, url: str, kind: str = "jsapi") -> Dict[str, str]:
+        """The ``wx.config`` object for a page at ``url``, signed with the app's cached ticket."""
+        from ._callback import jssdk_config
+
+        return jssdk_config(app_id, self.ticket(app, kind), url)
 
     def export_state(self) -> str:
         with self._cond:

@@ -209,6 +209,17 @@ class Client(
         return reply(run(id))
     }
 
+    /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
+    fun ticket(app: String, kind: String = "jsapi"): String {
+        val spec = JsonObject(mapOf("app" to JsonPrimitive(app), "ticket" to JsonPrimitive(kind))).toString().toByteArray()
+        val id = lock.withLock {
+            val doc = Json.parseToJsonElement(engine.submitPoll(direct(spec), now().toULong())).jsonObject
+            take(doc)
+            doc.getValue("call_id").jsonPrimitive.long
+        }
+        return reply(run(id)).json!!.jsonObject.getValue("ticket").jsonPrimitive.content
+    }
+
     fun exportState(): String = lock.withLock { engine.exportState() }
 
     override fun close() = engine.close()

@@ -236,4 +236,16 @@ class E2eTest {
         assertEquals(1, c.count("token_fetches", corp))
         assertEquals(2, c.count("token_fetches", jing))
     }
+
+    @Test
+    fun `JS-SDK tickets, one fetch for many threads`() {
+        val app = newAppId()
+        sim.ask("/config", """{"latency_ms":30}""")
+        val client = oa(app)
+        val pool = Executors.newFixedThreadPool(6)
+        val tickets = (0 until 6).map { pool.submit<String> { client.ticket("oa") } }.map { it.get(30, TimeUnit.SECONDS) }
+        pool.shutdown()
+        assertEquals(1, tickets.toSet().size)
+        assertEquals(1, sim.counters().count("ticket_fetches", app))
+    }
 }
