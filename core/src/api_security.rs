@@ -286,6 +286,17 @@ fn verify_with(
         .is_ok()
 }
 
+/// How far a signed reply's timestamp may be from the host's clock.
+const REPLY_WINDOW_S: u64 = 300;
+
+/// `{"errcode": n, …}` with n ≠ 0.
+fn is_platform_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("errcode")?.as_i64())
+        .is_some_and(|c| c != 0)
+}
+
 /// One app's API-security material, parsed once.
 pub(crate) struct AppSecurity {
     key: [u8; 32],
@@ -441,12 +452,22 @@ impl AppSecurity {
         url_path: &str,
         header: impl Fn(&str) -> Option<String>,
         body: &[u8],
+        now_s: u64,
     ) -> Result<Option<Vec<u8>>, SecurityError> {
-        let Some(signature) = header("wechatmp-signature") else {
-            return Ok(None);
-        };
         let invalid = |reason: &'static str, message: String| {
             err(ErrorKind::SignatureInvalid, reason, message)
+        };
+        let Some(signature) = header("wechatmp-signature") else {
+            // Only a platform error may come unsigned (40234 and its kin);
+            // an unsigned success could be anyone's.
+            return if is_platform_error(body) {
+                Ok(None)
+            } else {
+                Err(invalid(
+                    "missing_signature",
+                    "a sealed API answered without Wechatmp-Signature".into(),
+                ))
+            };
         };
         let timestamp: u64 = header("wechatmp-timestamp")
             .and_then(|t| t.trim().parse().ok())
@@ -456,10 +477,21 @@ impl AppSecurity {
                     "the reply has no Wechatmp-TimeStamp".into(),
                 )
             })?;
-        if header("wechatmp-appid").is_some_and(|a| a.trim() != app_id) {
+        if header("wechatmp-appid").is_none_or(|a| a.trim() != app_id) {
             return Err(invalid(
                 "appid_mismatch",
-                "the reply's Wechatmp-Appid is not this app's".into(),
+                "the reply's Wechatmp-Appid is missing or not this app's".into(),
+            ));
+        }
+        // A signed reply is only good for a while: an old one replayed for
+        // the same URL must not pass for today's answer.
+        if timestamp.abs_diff(now_s) > REPLY_WINDOW_S {
+            return Err(invalid(
+                "stale_timestamp",
+                format!(
+                    "the reply's timestamp is {} s away from now (window {REPLY_WINDOW_S} s)",
+                    timestamp.abs_diff(now_s)
+                ),
             ));
         }
         // The current serial first; during a rotation the deprecated pair.

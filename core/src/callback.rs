@@ -414,10 +414,9 @@ impl CallbackCrypto {
 
     /// Framework glue: one callback request in (its method, query
     /// parameters and body), what to answer or read out. A GET with
-    /// `echostr` is a URL check in either style; a POST with
-    /// `msg_signature` is encrypted (safe mode, WeCom, bots); a POST with
-    /// only `signature` is an Official Account in plain mode, whose body is
-    /// the message itself once the signature checks.
+    /// `echostr` is a URL check in either style; a POST must carry
+    /// `msg_signature` (safe mode, WeCom, bots): a POST with only the plain
+    /// `signature` is refused, since that signature does not cover the body.
     pub fn handle_request(
         &self,
         method: &str,
@@ -447,22 +446,17 @@ impl CallbackCrypto {
             let echo = self.verify_url_at(sig, timestamp, nonce, need("echostr")?, now_s)?;
             return Ok(Inbound::Echo(echo));
         }
-        let plaintext = match (q("msg_signature"), q("signature")) {
-            (Some(msg_sig), _) => self.decrypt_at(msg_sig, timestamp, nonce, body, now_s)?,
-            (None, Some(sig)) => {
-                self.check_age(timestamp, now_s)?;
-                if !same(&signature(&[self.token.expose(), timestamp, nonce]), sig) {
-                    return Err(CallbackError::signature());
-                }
-                body.to_string()
-            }
-            (None, None) => {
-                return Err(CallbackError::body(
-                    "missing_param",
-                    "the query has no `msg_signature` or `signature`",
-                ))
-            }
+        // Only `msg_signature` covers the body. A plain-mode `signature` covers
+        // token, timestamp and nonce alone: accepting it would let anyone who
+        // saw one query string post any message to an app set up with a key.
+        let Some(msg_sig) = q("msg_signature") else {
+            return Err(CallbackError::body(
+                "missing_param",
+                "the query has no `msg_signature` (plain-mode messages are not accepted: \
+                 their signature does not cover the body)",
+            ));
         };
+        let plaintext = self.decrypt_at(msg_sig, timestamp, nonce, body, now_s)?;
         let message = parse_message(&plaintext)?;
         Ok(Inbound::Message { plaintext, message })
     }

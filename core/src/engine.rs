@@ -96,6 +96,16 @@ pub(crate) const MAX_DURATION_MS: u64 = 1 << 40;
 /// The longest wait a platform's `Retry-After` may impose.
 const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
 
+/// A local refusal: the daily quota of `path` is used up.
+fn quota_error(path: &str, now: u64) -> ApiError {
+    let mut e = ApiError::new(
+        ErrorKind::QuotaExhausted,
+        format!("daily quota of `{path}` is used up; refused locally until 00:00 Asia/Shanghai"),
+    );
+    e.retry_after_ms = Some(quota::next_reset(now) - now);
+    e
+}
+
 fn clamp(now_ms: u64) -> u64 {
     now_ms.min(MAX_TIME_MS)
 }
@@ -505,8 +515,12 @@ impl Engine {
             }
             app.blocked = None;
         }
-        if let Some(e) = self.quota_refusal(a, &self.calls[&id].call.path.clone(), now) {
-            return self.fail(id, e);
+        // A call already counted in the shared store is within the limit,
+        // even if later counts have since reached it.
+        if !self.calls[&id].reserved {
+            if let Some(e) = self.quota_refusal(a, &self.calls[&id].call.path.clone(), now) {
+                return self.fail(id, e);
+            }
         }
         if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
             self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
@@ -534,14 +548,7 @@ impl Engine {
         if !app.quota.refused(path, app.limit(path)) {
             return None;
         }
-        let mut e = ApiError::new(
-            ErrorKind::QuotaExhausted,
-            format!(
-                "daily quota of `{path}` is used up; refused locally until 00:00 Asia/Shanghai"
-            ),
-        );
-        e.retry_after_ms = Some(quota::next_reset(now) - now);
-        Some(e)
+        Some(quota_error(path, now))
     }
 
     /// Sends queued calls that the rate limits now admit, in order.
@@ -762,19 +769,29 @@ impl Engine {
                 let crossings = app.quota.record(&path, n, limit);
                 self.quota_events(a, &path, crossings, now);
                 if limit.is_some_and(|l| n > l) {
-                    if let Some(e) = self.quota_refusal(a, &path, now) {
-                        self.fail(id, e);
-                    }
+                    self.fail(id, quota_error(&path, now));
                     if !self.apps[a].queue.is_empty() {
                         self.pump_queue(a, now);
                     }
                     return;
                 }
             }
-            None => self.count_quota_locally(a, &path, now),
+            None => {
+                // The shared count is unknown: the local one decides.
+                if let Some(e) = self.quota_refusal(a, &path, now) {
+                    self.fail(id, e);
+                    if !self.apps[a].queue.is_empty() {
+                        self.pump_queue(a, now);
+                    }
+                    return;
+                }
+                self.count_quota_locally(a, &path, now)
+            }
         }
-        self.send_call(id, now);
-        // The slot freed above stays free if the call now waits for a token.
+        // Through dispatch again: what may have changed while the count was
+        // out (an IP block, the token) is checked before the call goes, and
+        // the concurrency slot given back above is taken again.
+        self.dispatch(id, now);
         if !self.apps[a].queue.is_empty() {
             self.pump_queue(a, now);
         }
@@ -1033,6 +1050,7 @@ impl Engine {
             &url_path,
             |h| resp.header(h).map(str::to_string),
             &resp.body,
+            self.last_now / 1000,
         ) {
             Ok(Some(plain)) => {
                 resp.body = plain;

@@ -448,3 +448,50 @@ fn a_platform_certificate_verifies_like_its_key() {
         "bad_key"
     );
 }
+
+#[test]
+fn an_unsigned_success_a_stale_reply_or_one_without_appid_is_refused() {
+    let ts = (T0 + 10) / 1000;
+    let plain = r#"{"errcode":0,"risk_rank":0}"#;
+    // Unsigned: only a platform error may come so.
+    let (mut e, req) = sealed_call(config(json!({})));
+    e.handle_response(
+        req.id,
+        json_response(r#"{"errcode":0,"risk_rank":0}"#),
+        T0 + 20,
+    );
+    let err = done(&mut e, T0 + 20).unwrap_err();
+    assert_eq!(
+        err.code,
+        Some(wxcore::Code::Str("missing_signature".into()))
+    );
+    // A genuine reply replayed ten minutes later.
+    let (mut e, req) = sealed_call(config(json!({})));
+    let old = platform_reply(
+        ts - 600,
+        plain,
+        &[
+            ("Wechatmp-Serial", "PLATFORM-SN"),
+            ("Wechatmp-Signature", "SIG"),
+        ],
+        None,
+    );
+    e.handle_response(req.id, old, T0 + 20);
+    let err = done(&mut e, T0 + 20).unwrap_err();
+    assert_eq!(err.code, Some(wxcore::Code::Str("stale_timestamp".into())));
+    // No Wechatmp-Appid.
+    let (mut e, req) = sealed_call(config(json!({})));
+    let mut reply = platform_reply(
+        ts,
+        plain,
+        &[
+            ("Wechatmp-Serial", "PLATFORM-SN"),
+            ("Wechatmp-Signature", "SIG"),
+        ],
+        None,
+    );
+    reply.headers.retain(|(k, _)| k != "Wechatmp-Appid");
+    e.handle_response(req.id, reply, T0 + 20);
+    let err = done(&mut e, T0 + 20).unwrap_err();
+    assert_eq!(err.code, Some(wxcore::Code::Str("appid_mismatch".into())));
+}

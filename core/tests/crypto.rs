@@ -528,19 +528,19 @@ fn handle_request_tells_a_url_check_from_a_message_in_every_style() {
         }
         other => panic!("{other:?}"),
     }
-    // Plain mode: only `signature`; the body is the message once it checks.
+    // Plain mode (only `signature`) is refused: that signature does not
+    // cover the body, so a forged message would pass with a seen query.
     let q = pairs(&[
         ("signature", s(v, "plain_signature")),
         ("timestamp", s(v, "timestamp")),
         ("nonce", s(v, "nonce")),
     ]);
-    match crypto(v)
-        .handle_request("POST", &q, s(v, "plaintext"), None)
-        .unwrap()
-    {
-        Inbound::Message { message, .. } => assert_eq!(message.get("Content"), Some("abcdteT")),
-        other => panic!("{other:?}"),
-    }
+    let forged =
+        "<xml><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[forged]]></Content></xml>";
+    let e = crypto(v)
+        .handle_request("POST", &q, forged, None)
+        .unwrap_err();
+    assert_eq!(e.reason, "missing_param");
 }
 
 #[test]
@@ -565,12 +565,12 @@ fn handle_request_refuses_what_it_cannot_check() {
         .unwrap_err();
     assert_eq!(e.reason, "missing_param");
     let q = pairs(&[
-        ("signature", "0000000000000000000000000000000000000000"),
+        ("msg_signature", "0000000000000000000000000000000000000000"),
         ("timestamp", s(v, "timestamp")),
         ("nonce", s(v, "nonce")),
     ]);
     assert_eq!(
-        c.handle_request("POST", &q, s(v, "plaintext"), None)
+        c.handle_request("POST", &q, &xml_body(s(v, "encrypt")), None)
             .unwrap_err()
             .reason,
         "bad_signature"
