@@ -43,24 +43,25 @@ class WxError extends Error {
 
 /**
  * The config as JSON text, with 32 bytes from node:crypto as the engine's
- * `entropy` unless it brings its own (the core reads no randomness of its
- * own; API security needs it).
+ * `entropy` (the core reads no randomness of its own; API security's IVs
+ * come from it). `fresh`: replace a value the config brings (the Client
+ * does: processes sharing one config file must never share IVs).
  */
-function withEntropy(config) {
+function withEntropy(config, fresh = false) {
   let c = config;
   if (typeof c === 'string') {
     try { c = JSON.parse(c); } catch { return config; } // the engine names what is wrong
   }
   if (!c || typeof c !== 'object' || Array.isArray(c)) return typeof config === 'string' ? config : JSON.stringify(config);
-  if (!('entropy' in c)) c = { ...c, entropy: randomBytes(32).toString('base64') };
+  if (fresh || !('entropy' in c)) c = { ...c, entropy: randomBytes(32).toString('base64') };
   return JSON.stringify(c);
 }
 
 /** The engine for custom drivers: `poll()` returns `{ outputs, wakeAtMs }` with tagged outputs. */
 class Engine {
-  constructor(config, nowMs = Date.now(), inner = undefined) {
+  constructor(config, nowMs = Date.now(), inner = undefined, freshEntropy = false) {
     try {
-      this._e = inner || new native.Engine(withEntropy(config), nowMs);
+      this._e = inner || new native.Engine(withEntropy(config, freshEntropy), nowMs);
     } catch (e) { throw WxError.wrap(e); }
   }
 
@@ -158,7 +159,7 @@ class Client extends EventEmitter {
     }
     this._now = now || Date.now;
     this._fetch = fetchImpl || globalThis.fetch;
-    this.engine = new Engine(config, this._now());
+    this.engine = new Engine(config, this._now(), undefined, true);
     this._pending = new Map();
     this._timer = null;
     this._scheduled = false;

@@ -1,6 +1,7 @@
 // The Node driver over an in-process fetch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Client, WxError, KINDS } from '../src/index.mjs';
 
 const CONFIG = {
@@ -129,4 +130,30 @@ test('call() rejects instead of throwing for a body it cannot serialise', async 
   const p = client.call('oa', 'POST', '/x', { json: circular });
   assert.ok(p instanceof Promise);
   await assert.rejects(p);
+});
+
+test('the Client draws fresh entropy even over a configured value (processes sharing a config never share IVs)', async () => {
+  const v = JSON.parse(readFileSync(new URL('../../tests/vectors/crypto-official.json', import.meta.url))).api_security_request[0];
+  const path = '/wxa/getuserriskrank';
+  const cfg = {
+    apps: [{ id: 'mp', platform: 'wechat-oa', app_id: v.appid, secret: 'S',
+      api_security: { sym_key: v.sym_key, sym_sn: v.sym_sn, private_key: v.rsa_private_key_pem,
+        platform_keys: { P: v.rsa_private_key_pem }, paths: [path] } }],
+    entropy: Buffer.alloc(32, 1).toString('base64'), // as if in a shared config file
+  };
+  const sealedIv = async () => {
+    let iv;
+    const fetch = async (url, init) => {
+      const json = (o) => new Response(JSON.stringify(o), { headers: { 'content-type': 'application/json' } });
+      if (url.includes('stable_token')) return json({ access_token: 'T', expires_in: 7200 });
+      iv = JSON.parse(String(init.body)).iv;
+      return json({ errcode: 40234, errmsg: 'invalid signature' }); // unsigned platform error: typed
+    };
+    const client = new Client({ ...cfg, fetch, now: () => 1_700_000_000_000 });
+    await assert.rejects(client.call('mp', 'POST', path, { json: { openid: 'o' } }), (e) => e.kind === 'signature_invalid' && e.code === 40234);
+    return iv;
+  };
+  const [a, b] = [await sealedIv(), await sealedIv()];
+  assert.equal(typeof a, 'string');
+  assert.notEqual(a, b);
 });

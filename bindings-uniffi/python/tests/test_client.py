@@ -1,6 +1,7 @@
 """The synchronous and asyncio drivers over an in-process transport."""
 
 import asyncio
+import base64
 import json
 import socket
 
@@ -219,3 +220,28 @@ def test_a_listener_may_call_the_client_from_inside_the_loop():
     client.on(listener)
     outer = client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": "o1"})
     assert outer["url"].endswith("openid=o1") and inner[0].endswith("/cgi-bin/tags/get?access_token=T1")
+
+
+def test_a_listener_may_wait_on_a_call_made_by_another_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = Client(CONFIG, http=FakePlatform())
+    results = []
+
+    def listener(event):
+        if event["type"] == "token_fetched" and not results:
+            with ThreadPoolExecutor(1) as pool:  # listeners run outside the client's lock
+                results.append(pool.submit(client.call, "oa", "GET", "/cgi-bin/tags/get").result(timeout=5)["url"])
+
+    client.on(listener)
+    client.call("oa", "GET", "/cgi-bin/user/info", query={"openid": "o1"})
+    assert results and results[0].endswith("/cgi-bin/tags/get?access_token=T1")
+
+
+def test_clients_draw_fresh_entropy_even_over_a_configured_value():
+    from wxcore._client import with_entropy
+
+    a = json.loads(with_entropy({**CONFIG, "entropy": "c2hhcmVkIGJ5IGV2ZXJ5IHByb2Nlc3MgYW5kIGZpbGU="}))
+    b = json.loads(with_entropy(CONFIG))
+    assert a["entropy"] != "c2hhcmVkIGJ5IGV2ZXJ5IHByb2Nlc3MgYW5kIGZpbGU=" and a["entropy"] != b["entropy"]
+    assert len(base64.b64decode(a["entropy"])) == 32

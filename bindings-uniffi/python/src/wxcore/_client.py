@@ -62,9 +62,10 @@ def query_pairs(query: Query) -> List[List[str]]:
 
 
 def with_entropy(config: Union[str, Mapping[str, Any]]) -> str:
-    """The config as JSON text, with 32 bytes from the OS generator as the
-    engine's ``entropy`` unless the config brings its own (the core reads
-    no randomness of its own; API security needs it)."""
+    """The config as JSON text with 32 fresh bytes from the OS generator as
+    the engine's ``entropy`` (the core reads no randomness of its own; API
+    security's IVs come from it). Always fresh, even over a value in the
+    config: processes sharing one config file must never share IVs."""
     if isinstance(config, str):
         try:
             parsed = _json.loads(config)
@@ -73,9 +74,7 @@ def with_entropy(config: Union[str, Mapping[str, Any]]) -> str:
         if not isinstance(parsed, dict):
             return config
         config = parsed
-    if "entropy" not in config:
-        config = {**config, "entropy": base64.b64encode(os.urandom(32)).decode()}
-    return _json.dumps(config)
+    return _json.dumps({**config, "entropy": base64.b64encode(os.urandom(32)).decode()})
 
 
 def new_engine(config: Union[str, Mapping[str, Any]], now: int) -> Engine:
@@ -228,10 +227,12 @@ class Client:
                     self._done[output["done"]["call_id"]] = output["done"]
                     self._cond.notify_all()
                     continue
-                if "event" in output:
-                    self._emit(output["event"])
-                    continue
-                self._in_flight += 1
+                if "event" not in output:
+                    self._in_flight += 1
+            if "event" in output:
+                # Outside the lock: a listener may block, or call the client.
+                self._emit(output["event"])
+                continue
             answer: Optional[Callable[[], Optional[dict]]] = None
             try:  # outside the lock: other threads' requests overlap with this one
                 answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
@@ -258,12 +259,13 @@ class Client:
         try:
             status, headers, payload = self._http(req["method"], req["url"], req["headers"], data,
                                                   req["timeout_ms"] / 1000)
+            status = int(status)
             header_json = _json.dumps(dict(headers)).encode()
             payload = bytes(payload)
         except Exception as e:  # noqa: BLE001 - any failure must still answer the engine
             kind = transport_kind(e) if isinstance(e, OSError) else "reset"
             return lambda: self.engine.handle_transport_error(req["id"], kind, self._now())
-        return lambda: _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
+        return lambda: _json.loads(self.engine.respond_poll(req["id"], status, header_json, payload, self._now()))
 
     def _run_store(self, op: dict) -> Callable[[], None]:
         try:

@@ -126,14 +126,14 @@ fun transportKind(e: Throwable): String {
 }
 
 /**
- * The config with 32 bytes from the OS generator as the engine's `entropy`
- * unless it brings its own (the core reads no randomness of its own; API
- * security needs it). Text that is not a JSON object goes through as it is,
- * for the engine to name what is wrong with it.
+ * The config with 32 fresh bytes from the OS generator as the engine's
+ * `entropy` (the core reads no randomness of its own; API security's IVs
+ * come from it), replacing any value in the config: processes sharing one
+ * config file must never share IVs. Text that is not a JSON object goes
+ * through as it is, for the engine to name what is wrong with it.
  */
 internal fun withEntropy(config: String): String {
     val parsed = runCatching { Json.parseToJsonElement(config) }.getOrNull() as? JsonObject ?: return config
-    if ("entropy" in parsed) return config
     val seed = ByteArray(32).also { java.security.SecureRandom().nextBytes(it) }
     return JsonObject(parsed + ("entropy" to JsonPrimitive(Base64.getEncoder().encodeToString(seed)))).toString()
 }
@@ -267,7 +267,7 @@ class Client(
                             done[it.getValue("call_id").jsonPrimitive.long] = it
                             changed.signalAll()
                         }
-                        "event" in o -> emit(o.getValue("event").jsonObject)
+                        "event" in o -> next = o
                         else -> {
                             inFlight++
                             next = o
@@ -276,14 +276,21 @@ class Client(
                 }
                 next
             }
+            if ("event" in output) {
+                // Outside the lock: a listener may block, or call the client.
+                emit(output.getValue("event").jsonObject)
+                continue
+            }
             // Outside the lock: other threads' requests overlap with this one.
-            var doc: JsonObject? = null
+            var answer: (() -> JsonObject?)? = null
             try {
-                doc = if ("send" in output) send(output.getValue("send").jsonObject) else runStore(output.getValue("store").jsonObject)
+                answer = if ("send" in output) send(output.getValue("send").jsonObject) else runStore(output.getValue("store").jsonObject)
             } finally {
+                // The engine's answer and its outputs under one lock, so a later
+                // answer's outputs (and next wake) cannot be overtaken.
                 lock.withLock {
                     inFlight--
-                    take(doc ?: poll())
+                    take(answer?.invoke() ?: poll())
                     changed.signalAll()
                 }
             }
@@ -300,30 +307,31 @@ class Client(
     }
 
     /** Performs one request; the engine's answer (outputs), or null after a transport error. */
-    private fun send(req: JsonObject): JsonObject? {
+    /** Performs one request; returns how to tell the engine (run under the lock). */
+    private fun send(req: JsonObject): () -> JsonObject? {
         val id = req.getValue("id").jsonPrimitive.long.toULong()
         val body = req.str("body")?.toByteArray() ?: req.str("body_base64")?.let { Base64.getDecoder().decode(it) }
         val headers = req.getValue("headers").jsonObject.mapValues { it.value.jsonPrimitive.content }
-        val response = try {
-            http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
+        val response: HttpResponse
+        val h: ByteArray
+        try {
+            response = http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
+            h = JsonObject(response.headers.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
         } catch (e: Exception) {
             if (e is InterruptedException) Thread.currentThread().interrupt()
-            lock.withLock { engine.handleTransportError(id, transportKind(e), now().toULong()) }
-            return null
+            val kind = transportKind(e)
+            return { engine.handleTransportError(id, kind, now().toULong()); null }
         }
-        val h = JsonObject(response.headers.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
-        val text = lock.withLock { engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong()) }
-        return Json.parseToJsonElement(text).jsonObject
+        return { Json.parseToJsonElement(engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong())).jsonObject }
     }
 
-    private fun runStore(op: JsonObject): JsonObject? {
+    private fun runStore(op: JsonObject): () -> JsonObject? {
         val result = try {
             (store ?: throw IllegalStateException("the config says \"store\": \"external\" but no store was given to Client")).execute(op)
         } catch (e: Exception) {
             // The class name only: a store's message can carry a connection string.
             JsonObject(mapOf("error" to JsonPrimitive(e.javaClass.simpleName)))
         }
-        lock.withLock { engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong()) }
-        return null
+        return { engine.handleStoreResult(op.getValue("id").jsonPrimitive.long.toULong(), direct(result.toString().toByteArray()), now().toULong()); null }
     }
 }
