@@ -77,8 +77,13 @@ class CallbackCrypto:
     def decrypt(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
                 now_s: Optional[int] = None) -> str:
         """The plaintext of a callback body (XML with Encrypt, or JSON with encrypt)."""
+        if isinstance(body, str):
+            body = body.encode()
+        # One buffer each way (see decrypt_packed): half the boundary cost.
+        packed = b"\0".join((msg_signature.encode(), timestamp.encode(), nonce.encode(), body))
+        now = self._now(now_s)
         try:
-            return self._c.decrypt(msg_signature, timestamp, nonce, _text(body), self._now(now_s))
+            return self._c.decrypt_packed(packed, now is not None, now or 0).decode()
         except _NativeError as e:
             raise WxError.from_native(e) from None
 
