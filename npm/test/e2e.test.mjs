@@ -189,3 +189,19 @@ test('JS-SDK tickets: one fetch for many concurrent pages, then the cache', asyn
   assert.equal(cfg.signature, jssdkSignature(tickets[0], cfg.nonceStr, cfg.timestamp, 'https://shop.example/p?id=1'));
   assert.equal(count(await sim.counters(), 'ticket_fetches', app), 1);
 });
+
+test('API security: a sealed, signed call and its sealed, signed reply, end to end', async () => {
+  const { readFileSync } = await import('node:fs');
+  const v = JSON.parse(readFileSync(new URL('../../tests/vectors/crypto-official.json', import.meta.url))).api_security_request[0];
+  const app = newAppId();
+  const pem = v.rsa_private_key_pem;
+  await fetch(`${sim.control}/apps`, { method: 'POST', body: JSON.stringify({ app_id: app, secret: 'e2e-secret', api_security: {
+    sym_key: v.sym_key, sym_sn: v.sym_sn, app_key: pem, platform_key: pem, platform_serial: 'SIM-SN' } }) });
+  const client = new Client({
+    apps: [{ id: 'oa', platform: 'wechat-oa', app_id: app, secret: 'e2e-secret', hosts: [sim.primary],
+      api_security: { sym_key: v.sym_key, sym_sn: v.sym_sn, private_key: pem, platform_keys: { 'SIM-SN': pem }, paths: ['/wxa/getuserriskrank'] } }],
+  });
+  const r = await client.call('oa', 'POST', '/wxa/getuserriskrank', { json: { openid: 'o-secure', scene: 0 } });
+  assert.equal(r.risk_rank, 0);
+  assert.equal(r.openid, 'o-secure');
+});

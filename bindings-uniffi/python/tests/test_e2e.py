@@ -239,3 +239,31 @@ def test_jsapi_tickets_one_fetch_for_many_pages(sim):
     assert cfg["signature"] == jssdk_signature(ticket, cfg["nonceStr"], cfg["timestamp"], "https://shop.example/p?id=1")
     client.ticket("oa", "wx_card")
     assert count(sim.counters(), "ticket_fetches", app) == 3  # a second process (client), and wx_card
+
+
+def test_api_security_sealed_call_end_to_end(sim):
+    import json as _json
+    import os
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+    v = _json.load(open(os.path.join(root, "tests", "vectors", "crypto-official.json")))["api_security_request"][0]
+    app = new_app_id()
+    # The simulator plays the platform; the published example's key pair
+    # stands in for both the app's key and the platform's.
+    sim.control("/apps", {"app_id": app, "secret": "e2e-secret", "api_security": {
+        "sym_key": v["sym_key"], "sym_sn": v["sym_sn"], "app_key": v["rsa_private_key_pem"],
+        "platform_key": v["rsa_private_key_pem"], "platform_serial": "SIM-SN"}})
+    security = {"sym_key": v["sym_key"], "sym_sn": v["sym_sn"], "private_key": v["rsa_private_key_pem"],
+                "platform_keys": {"SIM-SN": v["rsa_private_key_pem"]}, "paths": ["/wxa/getuserriskrank"]}
+    config = oa_config(sim, app)
+    config["apps"][0]["api_security"] = security
+    client = Client(config)
+    r = client.call("oa", "POST", "/wxa/getuserriskrank", json={"appid": app, "openid": "o-secure", "scene": 0})
+    assert r["risk_rank"] == 0 and r["openid"] == "o-secure"  # opened from the sealed reply
+    # The platform with another symmetric key cannot open our request: 40235, typed.
+    sim.control("/apps", {"app_id": app, "secret": "e2e-secret", "api_security": {
+        "sym_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "sym_sn": v["sym_sn"],
+        "app_key": v["rsa_private_key_pem"], "platform_key": v["rsa_private_key_pem"], "platform_serial": "SIM-SN"}})
+    with pytest.raises(WxError) as e:
+        client.call("oa", "POST", "/wxa/getuserriskrank", json={"openid": "o2"})
+    assert e.value.kind == "signature_invalid" and e.value.code == 40235

@@ -121,7 +121,16 @@ fn register(sim: &Sim, body: &Map<String, Value>) -> Answer {
         None | Some(Value::Null) => None,
         v => Some(string(v).ok_or_else(|| bad("agent_id must be a string or number"))?),
     };
+    let secure = match body.get("api_security") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(std::sync::Arc::new(
+            crate::secure::SecureApp::from_json(v).map_err(bad)?,
+        )),
+    };
     let mut st = sim.lock();
+    if let Some(s) = secure {
+        st.secure.insert(app_id.clone(), s);
+    }
     let regs = st.apps.entry(app_id).or_default();
     regs.retain(|r| r.agent_id != agent_id);
     regs.push(Registration { secret, agent_id });

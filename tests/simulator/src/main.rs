@@ -8,6 +8,7 @@ mod http;
 mod jing;
 mod oa;
 mod result;
+mod secure;
 mod state;
 mod wecom;
 

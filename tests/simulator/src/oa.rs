@@ -28,6 +28,18 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
             Kind::Ticket,
             |st, app| ticket(st, app, req),
         ),
+        "/wxa/getuserriskrank" => call(
+            sim,
+            req,
+            P,
+            Some(true),
+            token(),
+            Kind::Business,
+            |st, app| match st.secure.get(app).cloned() {
+                Some(s) => s.handle(app, req, now_ms() / 1000),
+                None => Err(Fail::new(40238, "api security is not set up for this app")),
+            },
+        ),
         "/cgi-bin/user/info" => call(sim, req, P, Some(false), token(), Kind::Business, |_, _| {
             user_info(req)
         }),

@@ -344,6 +344,8 @@ pub struct State {
     pub media: HashMap<String, Media>,
     pub counters: Counters,
     pub faults: Vec<Fault>,
+    /// API security material by app id (registered through `/apps`).
+    pub secure: HashMap<String, std::sync::Arc<crate::secure::SecureApp>>,
     // Never reset, so a token from before a reset cannot be handed out again.
     seq: u64,
     seed: u64,
@@ -372,6 +374,7 @@ impl State {
             media: HashMap::new(),
             counters: Counters::default(),
             faults: Vec::new(),
+            secure: HashMap::new(),
             seq: 0,
             seed: splitmix(nanos ^ ((std::process::id() as u64) << 32)),
         }
