@@ -1131,11 +1131,29 @@ impl Engine {
                 if app.quota_mode != QuotaMode::Off {
                     app.quota.roll(now);
                     if app.quota.exhaust(&path) {
+                        let share = (self.cfg.store == StoreMode::External
+                            && app.quota_mode == QuotaMode::Enforce)
+                            .then(|| app.limit(&path))
+                            .flatten();
                         self.event(Event::QuotaExhausted {
                             app: name,
-                            path,
+                            path: path.clone(),
                             until_ms: until,
                         });
+                        if let Some(limit) = share {
+                            // What one process learned, the fleet learns: the
+                            // shared count is pushed to the limit, so the
+                            // others' next counts are refused before sending.
+                            let key = self.quota_key(a, &path, now);
+                            self.store(
+                                StoreCommand::IncrBy {
+                                    key,
+                                    delta: i64::try_from(limit).unwrap_or(i64::MAX),
+                                    ttl_ms: until - now,
+                                },
+                                StorePurpose::QuotaIncr(a, path),
+                            );
+                        }
                     }
                 }
                 self.fail(id, e)
