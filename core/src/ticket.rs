@@ -68,9 +68,10 @@ impl Engine {
             );
             return self.complete(id, app.to_string(), Err(e));
         }
+        let page_id = page_app_id(&self.apps[a]);
         let slot = self.apps[a].tickets.entry(kind.to_string()).or_default();
         if let Some((ticket, expires, refresh)) = slot.fresh(now) {
-            let reply = ticket_reply(ticket, *expires);
+            let reply = ticket_reply(&page_id, ticket, *expires);
             let due = now >= *refresh && !slot.fetching;
             let name = self.apps[a].name.clone();
             self.complete(id, name, Ok(reply));
@@ -142,7 +143,7 @@ impl Engine {
         });
         match fresh {
             Some((t, exp, refresh)) => {
-                self.ticket_ready(a, &kind, Secret::new(t), exp, refresh, "store", now)
+                self.ticket_ready(a, &kind, Secret::new(t), exp, refresh, "store")
             }
             None => self.ticket_http(a, &kind, now),
         }
@@ -199,7 +200,6 @@ impl Engine {
                     expires,
                     refresh,
                     "http",
-                    now,
                 );
             }
             Err(e) => {
@@ -223,12 +223,11 @@ impl Engine {
         expires: u64,
         refresh: u64,
         source: &'static str,
-        _now: u64,
     ) {
+        let reply = ticket_reply(&page_app_id(&self.apps[a]), &ticket, expires);
         let slot = self.apps[a].tickets.get_mut(kind).expect("slot");
         slot.fetching = false;
         let waiting = std::mem::take(&mut slot.waiting);
-        let reply = ticket_reply(&ticket, expires);
         slot.value = Some((ticket, expires, refresh));
         let name = self.apps[a].name.clone();
         self.event(Event::TicketFetched {
@@ -265,11 +264,22 @@ fn parse_ticket(r: &Reply) -> Option<(String, u64)> {
     (expires_in > 0).then(|| (ticket.to_string(), expires_in))
 }
 
-fn ticket_reply(ticket: &Secret, expires_at: u64) -> Reply {
+/// The id a page's `wx.config` names: the AppID, or WeCom's corp id.
+fn page_app_id(app: &crate::app::App) -> String {
+    app.app_id
+        .as_deref()
+        .or(app.corp_id.as_deref())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `{ticket, expires_at_ms, app_id}`: the page's app id comes with the
+/// ticket, so hosts building `wx.config` need not repeat it.
+fn ticket_reply(app_id: &str, ticket: &Secret, expires_at: u64) -> Reply {
     Reply {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
-        body: json!({"ticket": ticket.expose(), "expires_at_ms": expires_at})
+        body: json!({"ticket": ticket.expose(), "expires_at_ms": expires_at, "app_id": app_id})
             .to_string()
             .into_bytes(),
         json: true,

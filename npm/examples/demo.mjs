@@ -1,7 +1,7 @@
 // A working day of a Node backend, against the local simulator (`make demo`).
 // Every decision you see (when to fetch a token, when to retry, where to
 // fail over, when to refuse) is the wxcore engine's; this file only calls.
-import { Client, WxError, CallbackCrypto, jssdkConfig } from '../src/index.mjs';
+import { Client, WxError, CallbackCrypto } from '../src/index.mjs';
 import { readFileSync } from 'node:fs';
 
 const sim = JSON.parse(process.env.WXSIM_ADDRS || '{}');
@@ -28,6 +28,7 @@ const client = new Client({
 });
 client.on('event', (e) => {
   switch (e.type) {
+    case 'ticket_fetched': say(`event: ${e.kind} ticket fetched from ${e.source} (cached for the next pages)`); break;
     case 'token_fetched': say(`event: token fetched from ${e.source}, expires in ${Math.round((e.expires_at_ms - Date.now()) / 1000)} s`); break;
     case 'token_invalidated': say(`event: the platform rejected our token (${e.code}); dropped it`); break;
     case 'failover': say(`event: failover ${e.from} → ${e.to}`); break;
@@ -50,8 +51,7 @@ await client.call('oa', 'POST', '/cgi-bin/message/custom/send', { json: { touser
 say('sent');
 
 say('a JS-SDK page: ticket fetched with the token, wx.config signed in the core');
-const { ticket } = await client.call('oa', 'GET', '/cgi-bin/ticket/getticket', { query: { type: 'jsapi' } });
-const cfg = jssdkConfig(APP, ticket, 'https://shop.example.com/page?id=1#top');
+const cfg = await client.jssdkConfig('oa', 'https://shop.example.com/page?id=1#top');
 say(`wx.config({appId: ${cfg.appId}, timestamp: ${cfg.timestamp}, nonceStr: ${cfg.nonceStr}, signature: ${short(cfg.signature)}})`);
 
 say('noon: the platform invalidates our token early (another system refreshed it)');

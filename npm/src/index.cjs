@@ -184,17 +184,22 @@ class Client extends EventEmitter {
 
   /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
   async ticket(app, kind = 'jsapi') {
-    const { callId, outputs, wakeAtMs } = this.engine.submitPoll({ app, ticket: kind }, undefined, this._now());
-    const reply = await new Promise((resolve, reject) => {
-      this._pending.set(callId, { resolve, reject, full: false });
-      this._process(outputs, wakeAtMs);
-    });
-    return reply.ticket;
+    return (await this._ticket(app, kind)).ticket;
   }
 
   /** The wx.config object for a page at `url`, signed with the app's cached ticket. */
-  async jssdkConfig(app, appId, url, kind = 'jsapi') {
-    return jssdkConfig(appId, await this.ticket(app, kind), url);
+  async jssdkConfig(app, url, kind = 'jsapi') {
+    const t = await this._ticket(app, kind);
+    return jssdkConfig(t.app_id, t.ticket, url);
+  }
+
+  /** `{ ticket, expires_at_ms, app_id }` from the engine's ticket cache. */
+  _ticket(app, kind) {
+    const { callId, outputs, wakeAtMs } = this.engine.submitPoll({ app, ticket: kind }, undefined, this._now());
+    return new Promise((resolve, reject) => {
+      this._pending.set(callId, { resolve, reject, full: false });
+      this._process(outputs, wakeAtMs);
+    });
   }
 
   exportState() { return this.engine.exportState(); }

@@ -169,7 +169,7 @@ export class Client extends EventEmitter {
   /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
   ticket(app: string, kind?: string): Promise<string>;
   /** The wx.config object for a page at `url`, signed with the app's cached ticket. */
-  jssdkConfig(app: string, appId: string, url: string, kind?: string): Promise<{ appId: string; timestamp: string; nonceStr: string; signature: string }>;
+  jssdkConfig(app: string, url: string, kind?: string): Promise<{ appId: string; timestamp: string; nonceStr: string; signature: string }>;
 }
 
 export type Output =

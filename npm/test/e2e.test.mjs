@@ -185,7 +185,8 @@ test('JS-SDK tickets: one fetch for many concurrent pages, then the cache', asyn
   const client = oaClient(app);
   const tickets = await Promise.all([...Array(10).keys()].map(() => client.ticket('oa')));
   assert.equal(new Set(tickets).size, 1);
-  const cfg = await client.jssdkConfig('oa', app, 'https://shop.example/p?id=1#top');
+  const cfg = await client.jssdkConfig('oa', 'https://shop.example/p?id=1#top');
+  assert.equal(cfg.appId, app);
   assert.equal(cfg.signature, jssdkSignature(tickets[0], cfg.nonceStr, cfg.timestamp, 'https://shop.example/p?id=1'));
   assert.equal(count(await sim.counters(), 'ticket_fetches', app), 1);
 });

@@ -11,7 +11,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from wxcore import CallbackCrypto, Client, WxError, jssdk_config
+from wxcore import CallbackCrypto, Client, WxError
 
 sim = json.loads(os.environ.get("WXSIM_ADDRS") or "{}")
 if "primary" not in sim:
@@ -35,6 +35,8 @@ def on_event(e):
     t = e["type"]
     if t == "token_fetched":
         say(f"event: token fetched from {e['source']}, expires in {round((e['expires_at_ms'] - time.time() * 1000) / 1000)} s")
+    elif t == "ticket_fetched":
+        say(f"event: {e['kind']} ticket fetched from {e['source']} (cached for the next pages)")
     elif t == "token_invalidated":
         say(f"event: the platform rejected our token ({e['code']}); dropped it")
     elif t == "failover":
@@ -74,8 +76,7 @@ client.call("oa", "POST", "/cgi-bin/message/custom/send",
 say("sent")
 
 say("a JS-SDK page: ticket fetched with the token, wx.config signed in the core")
-ticket = client.call("oa", "GET", "/cgi-bin/ticket/getticket", query={"type": "jsapi"})["ticket"]
-cfg = jssdk_config(APP, ticket, "https://shop.example.com/page?id=1#top")
+cfg = client.jssdk_config("oa", "https://shop.example.com/page?id=1#top")
 say(f"wx.config(appId={cfg['appId']}, timestamp={cfg['timestamp']}, nonceStr={cfg['nonceStr']}, "
     f"signature={cfg['signature'][:24]}…)")
 

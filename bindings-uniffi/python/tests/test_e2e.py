@@ -234,7 +234,8 @@ def test_jsapi_tickets_one_fetch_for_many_pages(sim):
     assert len(set(tickets)) == 1 and tickets[0]
     assert count(sim.counters(), "ticket_fetches", app) == 1
     client = Client(oa_config(sim, app))
-    cfg = client.jssdk_config("oa", app, "https://shop.example/p?id=1#top")
+    cfg = client.jssdk_config("oa", "https://shop.example/p?id=1#top")
+    assert cfg["appId"] == app
     ticket = client.ticket("oa")
     assert cfg["signature"] == jssdk_signature(ticket, cfg["nonceStr"], cfg["timestamp"], "https://shop.example/p?id=1")
     client.ticket("oa", "wx_card")

@@ -11,8 +11,8 @@ def ticket(t, kind="jsapi", app="oa"):
     return {"now_ms": t, "input": {"submit": {"app": app, "ticket": kind}}}
 
 
-def got(cid, tk, exp):
-    return ok(cid, {"ticket": tk, "expires_at_ms": exp})
+def got(cid, tk, exp, app_id="wxA"):
+    return ok(cid, {"ticket": tk, "expires_at_ms": exp, "app_id": app_id})
 
 
 FILE = "tickets"
@@ -67,7 +67,7 @@ SCENARIOS = [
         (with_token("W1", app="hr"), [idle(R)]),
         (ticket(T0 + 1000, app="hr"), [send(1, "GET", f"{QY}/cgi-bin/get_jsapi_ticket?access_token=W1"), idle(R)]),
         (ticket(T0 + 1001, kind="agent_config", app="hr"), [send(2, "GET", f"{QY}/cgi-bin/ticket/get?access_token=W1&type=agent_config"), idle(R)]),
-        (resp(T0 + 1100, 2, dict(TKT, ticket="AG")), [ev("ticket_fetched", app="hr", kind="agent_config"), got(3, "AG", T0 + 1001 + 2 * HOUR), idle(R)]),
+        (resp(T0 + 1100, 2, dict(TKT, ticket="AG")), [ev("ticket_fetched", app="hr", kind="agent_config"), got(3, "AG", T0 + 1001 + 2 * HOUR, app_id="wwC"), idle(R)]),
     ),
     scenario(
         "an unknown ticket kind or app is a config error naming what exists",

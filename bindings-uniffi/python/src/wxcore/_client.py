@@ -180,16 +180,20 @@ class Client:
     def ticket(self, app: str, kind: str = "jsapi") -> str:
         """A JS-SDK ticket (``jsapi``, ``wx_card``; WeCom ``jsapi``, ``agent_config``),
         cached and renewed by the engine: one fetch however many callers."""
-        with self._cond:
-            doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
-            self._take(doc)
-        return done_value(self._run(doc["call_id"]), False)["ticket"]
+        return self._ticket(app, kind)["ticket"]
 
-    def jssdk_config(self, app: str, app_id: str, url: str, kind: str = "jsapi") -> Dict[str, str]:
+    def jssdk_config(self, app: str, url: str, kind: str = "jsapi") -> Dict[str, str]:
         """The ``wx.config`` object for a page at ``url``, signed with the app's cached ticket."""
         from ._callback import jssdk_config
 
-        return jssdk_config(app_id, self.ticket(app, kind), url)
+        t = self._ticket(app, kind)
+        return jssdk_config(t["app_id"], t["ticket"], url)
+
+    def _ticket(self, app: str, kind: str) -> dict:
+        with self._cond:
+            doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+            self._take(doc)
+        return done_value(self._run(doc["call_id"]), False)
 
     def export_state(self) -> str:
         with self._cond:
