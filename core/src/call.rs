@@ -1,6 +1,6 @@
 //! What the host submits ([`Call`]) and what a successful call returns ([`Reply`]).
 
-use crate::profile::Method;
+use crate::http::Method;
 
 /// Identifies a submitted call; every call ends in exactly one `Output::Done` with its id.
 pub type CallId = u64;

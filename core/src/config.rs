@@ -2,7 +2,6 @@
 //! Unknown fields are errors, so a typo cannot silently change behaviour.
 
 use crate::error::ConfigError;
-use crate::profile::{Placement, RateLimit};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -354,4 +353,46 @@ mod tests {
         assert!(!format!("{c:?}").contains("s3cr3t"));
         assert_eq!(c.apps[0].secret.as_ref().unwrap().expose(), "s3cr3t");
     }
+}
+
+/// Where the token goes on business calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    /// `query` or `header`.
+    #[serde(rename = "in")]
+    pub location: PlacementIn,
+    /// Parameter or header name.
+    pub name: String,
+    /// Prefix before the token (`"Bearer "`).
+    #[serde(default)]
+    pub prefix: String,
+    /// Further constant parameters or headers placed the same way (templates).
+    #[serde(default)]
+    pub extra: Vec<(String, String)>,
+}
+
+/// Query or header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementIn {
+    /// URL query parameter.
+    Query,
+    /// HTTP header.
+    Header,
+}
+
+/// Rate limits: a token bucket per app and API, and a concurrency cap per app.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Calls per minute per app and API path.
+    #[serde(default)]
+    pub per_minute: Option<u64>,
+    /// Bucket size (defaults to `per_minute`).
+    #[serde(default)]
+    pub burst: Option<u64>,
+    /// Calls in flight at once per app.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
 }

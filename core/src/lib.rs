@@ -66,13 +66,20 @@
 //!
 //! ## Where things live
 //!
-//! - [`config`]: the JSON configuration; [`profile`]: platform profiles as data
-//!   (`core/profiles/*.json`).
-//! - `credential`: token cache, single flight, proactive and reactive refresh.
-//! - [`envelope`]: success or failure from a response body, per dialect.
-//! - `policy` (retry), `circuit` (host failover), `quota`, `ratelimit`.
-//! - `store`: the fleet protocol over a host-run store; `state`: export/restore.
-//! - [`error`]: [`ApiError`] with stable [`ErrorKind`] names, [`ConfigError`].
+//! One folder per responsibility; each depends only on the ones below it.
+//!
+//! - `engine/`: the state machine ([`Engine`]): calls and their phases,
+//!   outputs, timers; per-app runtime state; tokens (single flight,
+//!   proactive and reactive refresh), JS-SDK tickets, the fleet protocol
+//!   over a host-run store, export and restore of state.
+//! - `policy/`: decisions from counts and clocks: retry safety and backoff,
+//!   host circuits (failover), daily quotas, rate-limit buckets.
+//! - `platform/`: the platforms as data: [`profile`]s, an app resolved
+//!   against its profile, [`envelope`] verdicts, request building.
+//! - `crypto/`: [`callback`] crypto and JS-SDK signatures, [`api_security`].
+//! - The boundary: [`config`], [`call`], [`http`], [`output`], [`error`]
+//!   ([`ApiError`] with stable [`ErrorKind`] names, [`ConfigError`]) and
+//!   [`wire`], the JSON form every binding crosses.
 //!
 //! Secrets and tokens never appear in `Debug`/`Display` output, errors or
 //! events. The canonical JSON of outputs ([`Output::to_json`]) does carry
@@ -81,33 +88,25 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod api_security;
-mod app;
-pub mod call;
-pub mod callback;
-mod circuit;
-pub mod config;
-mod credential;
+mod crypto;
 mod engine;
-pub mod envelope;
+mod platform;
+mod policy;
+
+pub mod call;
+pub mod config;
 pub mod error;
 pub mod http;
 pub mod output;
-mod policy;
-pub mod profile;
-mod quota;
-mod ratelimit;
-mod request;
-mod rng;
-mod state;
-mod store;
-mod ticket;
 pub mod wire;
+
+pub use crypto::{api_security, callback};
+pub use platform::{envelope, profile};
 
 pub use call::{Body, Call, CallId, Reply};
 pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};
+pub use engine::state::STATE_VERSION;
 pub use engine::Engine;
 pub use error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
 pub use http::{HttpRequest, HttpResponse};
 pub use output::{Completion, Event, Output, StoreCommand, StoreOp, StoreResult};
-pub use state::STATE_VERSION;

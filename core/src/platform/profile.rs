@@ -5,17 +5,21 @@
 //! optionally starting from a built-in one with `"extends": "jing"`, whose
 //! top-level keys it then overrides.
 
+// Shared with the configuration (per-app overrides) and the request types;
+// defined there so that neither depends on the platform folder.
+pub use crate::config::{Placement, PlacementIn, RateLimit};
 use crate::error::{Code, ConfigError, ErrorKind};
+pub use crate::http::Method;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The built-in profiles: (name, JSON text).
 pub const BUILTIN: [(&str, &str); 5] = [
-    ("wechat-oa", include_str!("../profiles/wechat-oa.json")),
-    ("wecom", include_str!("../profiles/wecom.json")),
-    ("jing", include_str!("../profiles/jing.json")),
-    ("cj", include_str!("../profiles/cj.json")),
-    ("result", include_str!("../profiles/result.json")),
+    ("wechat-oa", include_str!("../../profiles/wechat-oa.json")),
+    ("wecom", include_str!("../../profiles/wecom.json")),
+    ("jing", include_str!("../../profiles/jing.json")),
+    ("cj", include_str!("../../profiles/cj.json")),
+    ("result", include_str!("../../profiles/result.json")),
 ];
 
 /// How a response body says success or failure (see DESIGN "Envelopes").
@@ -63,47 +67,6 @@ impl EnvelopeFields {
             sub_message: sub.map(Into::into),
             status: status.map(Into::into),
         }
-    }
-}
-
-/// HTTP method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Method {
-    /// GET
-    Get,
-    /// POST
-    Post,
-    /// PUT
-    Put,
-    /// DELETE
-    Delete,
-    /// PATCH
-    Patch,
-}
-
-impl Method {
-    /// Upper-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Delete => "DELETE",
-            Method::Patch => "PATCH",
-        }
-    }
-
-    /// Parses a method name, any case.
-    pub fn parse(s: &str) -> Option<Method> {
-        Some(match s.to_ascii_uppercase().as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            _ => return None,
-        })
     }
 }
 
@@ -166,33 +129,6 @@ pub struct TokenEndpoint {
     pub renew_window_ms: u64,
 }
 
-/// Where the token goes on business calls.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Placement {
-    /// `query` or `header`.
-    #[serde(rename = "in")]
-    pub location: PlacementIn,
-    /// Parameter or header name.
-    pub name: String,
-    /// Prefix before the token (`"Bearer "`).
-    #[serde(default)]
-    pub prefix: String,
-    /// Further constant parameters or headers placed the same way (templates).
-    #[serde(default)]
-    pub extra: Vec<(String, String)>,
-}
-
-/// Query or header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlacementIn {
-    /// URL query parameter.
-    Query,
-    /// HTTP header.
-    Header,
-}
-
 /// How long to wait after a rate-limit answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,21 +159,6 @@ pub struct ErrorRule {
     /// For `ip_blocked`: how long calls are refused locally.
     #[serde(default)]
     pub block_ms: Option<u64>,
-}
-
-/// Rate limits: a token bucket per app and API, and a concurrency cap per app.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Calls per minute per app and API path.
-    #[serde(default)]
-    pub per_minute: Option<u64>,
-    /// Bucket size (defaults to `per_minute`).
-    #[serde(default)]
-    pub burst: Option<u64>,
-    /// Calls in flight at once per app.
-    #[serde(default)]
-    pub concurrency: Option<u32>,
 }
 
 /// Where a JS-SDK ticket is fetched: a GET with the access token, answering

@@ -17,8 +17,8 @@
 //! Randomness (IVs, `_n`, the PSS salt, RSA blinding) comes from a CSPRNG
 //! seeded with entropy the host passes in: the core reads no OS randomness.
 
-use crate::callback::CallbackError;
 use crate::config::{ApiSecurityConfig, Secret};
+use crate::crypto::callback::CallbackError;
 use crate::error::{ConfigError, ErrorKind};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

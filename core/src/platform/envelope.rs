@@ -7,7 +7,7 @@
 
 use crate::error::Code;
 use crate::http::HttpResponse;
-use crate::profile::{Dialect, EnvelopeFields};
+use crate::platform::profile::{Dialect, EnvelopeFields};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;

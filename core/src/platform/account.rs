@@ -1,14 +1,14 @@
-//! Apps: a configured app resolved against its profile (hosts, token
-//! endpoint, placement, limits), plus the per-app state the engine keeps.
+//! Accounts: a configured app resolved against its profile (hosts, token
+//! endpoint, placement, limits, identity). Fixed once the engine is built;
+//! the engine keeps the runtime state beside it (`engine::app`), so building
+//! a platform request needs nothing of the engine.
 
-use crate::call::CallId;
 use crate::config::{AppConfig, Config, QuotaMode, Secret};
-use crate::credential::Cred;
-use crate::error::{Code, ConfigError};
-use crate::profile::{self, EnvelopeFields, Placement, Profile, RateLimit, TokenEndpoint};
-use crate::quota::QuotaState;
-use crate::ratelimit::Bucket;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use crate::error::ConfigError;
+use crate::platform::profile::{
+    self, EnvelopeFields, Placement, Profile, RateLimit, TokenEndpoint,
+};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// A profile with what every app on it shares.
@@ -37,9 +37,9 @@ pub(crate) struct Rates {
     pub(crate) concurrency: Option<u32>,
 }
 
-/// One configured app and its live state.
+/// One configured app, resolved.
 #[derive(Debug)]
-pub(crate) struct App {
+pub(crate) struct Account {
     pub(crate) name: String,
     pub(crate) rt: Arc<ProfileRt>,
     pub(crate) secret: Secret,
@@ -56,20 +56,10 @@ pub(crate) struct App {
     /// Identity of the credential in a shared store.
     pub(crate) store_id: String,
     /// API security material, when the app seals calls.
-    pub(crate) security: Option<Box<crate::api_security::AppSecurity>>,
-
-    pub(crate) cred: Cred,
-    pub(crate) quota: QuotaState,
-    pub(crate) buckets: HashMap<String, Bucket>,
-    pub(crate) inflight: u32,
-    pub(crate) queue: VecDeque<CallId>,
-    pub(crate) queue_wake: Option<u64>,
-    pub(crate) blocked: Option<(u64, Option<Code>)>,
-    /// JS-SDK tickets by kind (created on first use).
-    pub(crate) tickets: HashMap<String, crate::ticket::TicketSlot>,
+    pub(crate) security: Option<Box<crate::crypto::api_security::AppSecurity>>,
 }
 
-impl App {
+impl Account {
     pub(crate) fn limit(&self, path: &str) -> Option<u64> {
         self.limits.get(path).copied()
     }
@@ -190,7 +180,7 @@ pub(crate) fn resolve(
     a: &AppConfig,
     profiles: &HashMap<String, Arc<ProfileRt>>,
     limit_cache: &mut LimitCache,
-) -> Result<App, ConfigError> {
+) -> Result<Account, ConfigError> {
     let at = |f: &str| format!("apps[{i}].{f}");
     if a.id.is_empty() {
         return Err(ConfigError::new(at("id"), "must not be empty"));
@@ -408,10 +398,12 @@ pub(crate) fn resolve(
                 "API security signs with the app id: set it",
             ))
         }
-        Some(c) => Some(Box::new(crate::api_security::AppSecurity::new(i, c)?)),
+        Some(c) => Some(Box::new(crate::crypto::api_security::AppSecurity::new(
+            i, c,
+        )?)),
     };
 
-    Ok(App {
+    Ok(Account {
         name: a.id.clone(),
         secret: a.secret.clone().unwrap_or_default(),
         app_id: a.app_id.clone(),
@@ -427,13 +419,5 @@ pub(crate) fn resolve(
         store_id,
         security,
         rt,
-        cred: Cred::default(),
-        quota: QuotaState::default(),
-        buckets: HashMap::new(),
-        inflight: 0,
-        queue: VecDeque::new(),
-        queue_wake: None,
-        blocked: None,
-        tickets: HashMap::new(),
     })
 }

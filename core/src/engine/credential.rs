@@ -9,13 +9,13 @@
 use crate::call::CallId;
 use crate::config::{QuotaMode, Secret, StoreMode};
 use crate::engine::{Engine, Purpose, Timer};
-use crate::envelope::{self, Verdict};
 use crate::error::{ApiError, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::output::{Event, Output, StoreCommand};
-use crate::policy;
-use crate::quota;
-use crate::request;
+use crate::output::{Event, Output};
+use crate::platform::envelope::{self, Verdict};
+use crate::platform::request;
+use crate::policy::quota;
+use crate::policy::retry;
 
 /// A cached token.
 #[derive(Clone, Debug)]
@@ -391,7 +391,7 @@ impl Engine {
             cred.attempts += 1;
             let next = cred.attempts + 1;
             let delay =
-                wait.unwrap_or_else(|| policy::backoff_ms(&self.cfg.retry, next, &mut self.rng));
+                wait.unwrap_or_else(|| retry::backoff_ms(&self.cfg.retry, next, &mut self.rng));
             if delay == 0 {
                 return self.http_fetch(a, now, forced);
             }
@@ -510,20 +510,5 @@ impl Engine {
                 self.dispatch(id, now);
             }
         }
-    }
-
-    /// Fleet mode: after fetching under the lease, publish the token and release the lease.
-    fn fleet_publish(&mut self, a: usize, now: u64) {
-        let Some(t) = self.apps[a].cred.token.clone() else {
-            return;
-        };
-        let value = crate::store::token_value(&t, self.apps[a].cred.refresh_token.as_ref());
-        let key = crate::store::token_key(self, a);
-        let ttl_ms = t.expires_at.saturating_sub(now).max(1);
-        self.store(
-            StoreCommand::Set { key, value, ttl_ms },
-            crate::engine::StorePurpose::Write(a, "set"),
-        );
-        self.fleet_unlock(a);
     }
 }

@@ -20,7 +20,7 @@
 //! versioned JSON holding tokens and counters, never secrets.
 
 use crate::config::Secret;
-use crate::credential::{Fetch, Source, Token};
+use crate::engine::credential::{Fetch, Source, Token};
 use crate::engine::{Engine, StorePurpose, Timer};
 use crate::output::{Event, StoreCommand, StoreResult};
 use serde_json::json;
@@ -216,5 +216,20 @@ impl Engine {
                 self.on_reservation(id, count, now);
             }
         }
+    }
+
+    /// Fleet mode: after fetching under the lease, publish the token and release the lease.
+    pub(crate) fn fleet_publish(&mut self, a: usize, now: u64) {
+        let Some(t) = self.apps[a].cred.token.clone() else {
+            return;
+        };
+        let value = token_value(&t, self.apps[a].cred.refresh_token.as_ref());
+        let key = token_key(self, a);
+        let ttl_ms = t.expires_at.saturating_sub(now).max(1);
+        self.store(
+            StoreCommand::Set { key, value, ttl_ms },
+            StorePurpose::Write(a, "set"),
+        );
+        self.fleet_unlock(a);
     }
 }

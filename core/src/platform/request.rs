@@ -1,8 +1,8 @@
 //! Building the HTTP requests: URLs with encoded queries, token placement,
 //! token-endpoint parameters.
 
-use crate::app::{App, Endpoint};
-use crate::profile::{ParamsIn, PlacementIn};
+use crate::platform::account::{Account as App, Endpoint};
+use crate::platform::profile::{ParamsIn, PlacementIn};
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
 pub(crate) fn encode_into(out: &mut String, s: &str) {

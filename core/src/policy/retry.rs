@@ -2,8 +2,8 @@
 
 use crate::config::RetryConfig;
 use crate::error::TransportErrorKind;
-use crate::profile::Method;
-use crate::rng::Rng;
+use crate::http::Method;
+use crate::policy::rng::Rng;
 
 /// Resending is safe for GET, for calls the host marked idempotent, and
 /// after a transport error proving the request never left.

@@ -265,7 +265,7 @@ fn parse_ticket(r: &Reply) -> Option<(String, u64)> {
 }
 
 /// The id a page's `wx.config` names: the AppID, or WeCom's corp id.
-fn page_app_id(app: &crate::app::App) -> String {
+fn page_app_id(app: &crate::platform::account::Account) -> String {
     app.app_id
         .as_deref()
         .or(app.corp_id.as_deref())

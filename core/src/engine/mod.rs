@@ -3,21 +3,28 @@
 //! phases: waiting for a credential, queued behind a rate limit, in flight,
 //! waiting out a backoff, and end in exactly one `Done`.
 
-use crate::app::{self, App};
+mod app;
+pub(crate) mod credential;
+mod fleet;
+pub(crate) mod state;
+pub(crate) mod ticket;
+
 use crate::call::{Call, CallId, Reply};
-use crate::circuit::Circuits;
 use crate::config::{Config, QuotaMode, StoreMode};
-use crate::envelope::{self, Verdict};
+use crate::engine::ticket::TicketFetch;
 use crate::error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::output::{Completion, Event, Output, StoreCommand, StoreOp, StoreResult};
-use crate::policy;
-use crate::profile::{ErrorRule, Method, Profile, RetryAfter};
-use crate::quota::{self, Crossing};
-use crate::ratelimit::Bucket;
-use crate::request;
-use crate::rng::Rng;
-use crate::ticket::TicketFetch;
+use crate::platform::account;
+use crate::platform::envelope::{self, Verdict};
+use crate::platform::profile::{ErrorRule, Method, Profile, RetryAfter};
+use crate::platform::request;
+use crate::policy::circuit::Circuits;
+use crate::policy::quota::{self, Crossing};
+use crate::policy::ratelimit::Bucket;
+use crate::policy::retry;
+use crate::policy::rng::Rng;
+use app::App;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
@@ -156,19 +163,19 @@ impl Engine {
     /// Builds an engine. Fails with a [`ConfigError`] naming the field.
     pub fn new(config: Config, now_ms: u64) -> Result<Engine, ConfigError> {
         let _ = now_ms; // the engine starts with no timers; kept for symmetry with restore
-        let profiles = app::load_profiles(&config)?;
+        let profiles = account::load_profiles(&config)?;
         let mut apps = Vec::with_capacity(config.apps.len());
         let mut by_name = HashMap::with_capacity(config.apps.len());
         let mut limit_cache = HashMap::new();
         for (i, a) in config.apps.iter().enumerate() {
-            let resolved = app::resolve(&config, i, a, &profiles, &mut limit_cache)?;
+            let resolved = account::resolve(&config, i, a, &profiles, &mut limit_cache)?;
             if by_name.insert(a.id.clone(), i).is_some() {
                 return Err(ConfigError::new(
                     format!("apps[{i}].id"),
                     format!("duplicate app id `{}`", a.id),
                 ));
             }
-            apps.push(resolved);
+            apps.push(App::new(resolved));
         }
         if config.store == StoreMode::External && config.store_prefix.is_empty() {
             return Err(ConfigError::new(
@@ -197,7 +204,7 @@ impl Engine {
         }
         let csprng =
             match &config.entropy {
-                Some(e) => Some(crate::api_security::csprng(e)?),
+                Some(e) => Some(crate::crypto::api_security::csprng(e)?),
                 None if apps.iter().any(|a| a.security.is_some()) => return Err(ConfigError::new(
                     "entropy",
                     "API security needs 32 random bytes from the host (the drivers supply them)",
@@ -1097,7 +1104,7 @@ impl Engine {
                 c.phase = Phase::New;
                 self.dispatch(id, now)
             }
-            ErrorKind::Busy if policy::safe_to_resend(c.method, c.call.idempotent, None) => {
+            ErrorKind::Busy if retry::safe_to_resend(c.method, c.call.idempotent, None) => {
                 self.retry_later(id, ErrorKind::Busy, None, now, e)
             }
             ErrorKind::RateLimited => {
@@ -1197,7 +1204,7 @@ impl Engine {
         }
         let next = c.attempts + 1;
         let delay =
-            delay.unwrap_or_else(|| policy::backoff_ms(&self.cfg.retry, next, &mut self.rng));
+            delay.unwrap_or_else(|| retry::backoff_ms(&self.cfg.retry, next, &mut self.rng));
         let until = now + delay;
         let c = self.calls.get_mut(&id).expect("call");
         c.phase = Phase::Waiting { until };
@@ -1238,7 +1245,7 @@ impl Engine {
             ),
         );
         e.code = Some(Code::Str(kind.as_str().to_string()));
-        if policy::safe_to_resend(c.method, c.call.idempotent, Some(kind)) {
+        if retry::safe_to_resend(c.method, c.call.idempotent, Some(kind)) {
             // Another host is tried at once; the same host only after backoff.
             let other = kind.counts_for_circuit() && self.apps[a].hosts.len() > 1;
             if kind.counts_for_circuit() && host < 64 {

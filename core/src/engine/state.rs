@@ -2,12 +2,12 @@
 //! refresh counts and open circuits, as versioned JSON. Calls in flight are
 //! not state: the host completes or resubmits them.
 
-use crate::circuit::Circuit;
 use crate::config::{Config, Secret};
-use crate::credential::Token;
+use crate::engine::credential::Token;
 use crate::engine::{Engine, Timer};
 use crate::error::{Code, ConfigError};
-use crate::quota::PathCount;
+use crate::policy::circuit::Circuit;
+use crate::policy::quota::PathCount;
 use serde_json::{json, Map, Value};
 
 /// The state format this engine writes and reads.

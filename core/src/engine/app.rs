@@ -1,0 +1,53 @@
+//! The engine's runtime state for one configured app: its credential, quota
+//! counts, rate-limit buckets and queue, IP block and tickets. The resolved
+//! configuration it belongs to is the [`Account`] it derefs to.
+
+use crate::call::CallId;
+use crate::engine::credential::Cred;
+use crate::engine::ticket::TicketSlot;
+use crate::error::Code;
+use crate::platform::account::Account;
+use crate::policy::quota::QuotaState;
+use crate::policy::ratelimit::Bucket;
+use std::collections::{HashMap, VecDeque};
+use std::ops::Deref;
+
+/// One app: what the config fixed, and what the engine learned since.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) account: Account,
+    pub(crate) cred: Cred,
+    pub(crate) quota: QuotaState,
+    pub(crate) buckets: HashMap<String, Bucket>,
+    pub(crate) inflight: u32,
+    pub(crate) queue: VecDeque<CallId>,
+    pub(crate) queue_wake: Option<u64>,
+    pub(crate) blocked: Option<(u64, Option<Code>)>,
+    /// JS-SDK tickets by kind (created on first use).
+    pub(crate) tickets: HashMap<String, TicketSlot>,
+}
+
+impl App {
+    pub(crate) fn new(account: Account) -> App {
+        App {
+            account,
+            cred: Cred::default(),
+            quota: QuotaState::default(),
+            buckets: HashMap::new(),
+            inflight: 0,
+            queue: VecDeque::new(),
+            queue_wake: None,
+            blocked: None,
+            tickets: HashMap::new(),
+        }
+    }
+}
+
+// The engine reads an app's configuration far more often than its state;
+// deref keeps `app.hosts` and `app.cred` side by side without a hop.
+impl Deref for App {
+    type Target = Account;
+    fn deref(&self) -> &Account {
+        &self.account
+    }
+}
