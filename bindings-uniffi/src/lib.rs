@@ -384,6 +384,12 @@ impl Engine {
     }
 
     /// Feeds a store result (JSON: value, ok, locked, count or error).
+    /// Withdraws a call (see the core's `Engine::cancel`); false if it had
+    /// already completed.
+    pub fn cancel(&self, call_id: u64, now_ms: u64) -> bool {
+        self.engine().cancel(call_id, now_ms)
+    }
+
     pub fn handle_store_result(&self, op_id: u64, result: &[u8], now_ms: u64) {
         self.engine()
             .handle_store_result_json(op_id, result, now_ms)

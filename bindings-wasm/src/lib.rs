@@ -325,6 +325,12 @@ impl Engine {
             .handle_store_result_json(u(op_id), result_json.as_bytes(), u(now_ms))
     }
 
+    /// Withdraws a call (see the core's `Engine::cancel`); false if it had
+    /// already completed.
+    pub fn cancel(&mut self, call_id: f64, now_ms: f64) -> bool {
+        self.inner.cancel(u(call_id), u(now_ms))
+    }
+
     /// Submits and returns the outputs at once: `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
     #[wasm_bindgen(js_name = submitPoll)]
     pub fn submit_poll(&mut self, spec: &str, body: Option<Vec<u8>>, now_ms: f64) -> String {

@@ -1,12 +1,14 @@
 //! What the host submits ([`Call`]) and what a successful call returns ([`Reply`]).
 
-use crate::http::Method;
+use crate::http::{HeaderNames, Method, Redacted};
+use std::fmt;
 
 /// Identifies a submitted call; every call ends in exactly one `Output::Done` with its id.
 pub type CallId = u64;
 
-/// A request body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A request body. `Debug` shows its type, length and digest: a body can
+/// hold personal data or, on a custom API, a credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Body {
     /// Content type (`application/json`, `multipart/form-data; boundary=…`).
     pub content_type: String,
@@ -14,8 +16,8 @@ pub struct Body {
     pub bytes: Vec<u8>,
 }
 
-/// A business API call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A business API call. `Debug` shows query parameter names, not values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Call {
     /// The app's configured `id`.
     pub app: String,
@@ -29,6 +31,9 @@ pub struct Call {
     pub body: Option<Body>,
     /// The caller vouches that resending is harmless (GET always is).
     pub idempotent: bool,
+    /// This call's deadline from `submit` to `Done`, overriding the
+    /// config's `call_timeout_ms`.
+    pub timeout_ms: Option<u64>,
 }
 
 impl Call {
@@ -41,6 +46,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotent: false,
+            timeout_ms: None,
         }
     }
 
@@ -60,12 +66,19 @@ impl Call {
                 bytes: json.into(),
             }),
             idempotent: false,
+            timeout_ms: None,
         }
     }
 
     /// Adds a query parameter.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets this call's deadline (from `submit` to `Done`).
+    pub fn timeout_ms(mut self, ms: u64) -> Self {
+        self.timeout_ms = Some(ms);
         self
     }
 
@@ -81,8 +94,9 @@ impl Call {
 }
 
 /// A successful answer. `json` says whether `body` is JSON (parse it with the
-/// host language's own parser) or binary (media download).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// host language's own parser) or binary (media download). `Debug` shows
+/// the body's length and digest: a reply can carry a ticket or a token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
@@ -102,5 +116,39 @@ impl Reply {
         } else {
             None
         }
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Body")
+            .field("content_type", &self.content_type)
+            .field("bytes", &Redacted(&self.bytes))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("app", &self.app)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &HeaderNames(&self.query))
+            .field("body", &self.body)
+            .field("idempotent", &self.idempotent)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body", &Redacted(&self.body))
+            .field("json", &self.json)
+            .finish()
     }
 }

@@ -220,16 +220,20 @@ pub struct Config {
     /// Prefix of every store key.
     #[serde(default = "default_prefix")]
     pub store_prefix: String,
-    /// Lease (lock TTL) for a token fetch in fleet mode.
-    #[serde(default = "default_lease")]
-    pub lease_ms: u64,
+    /// Lease (lock TTL) for a token fetch in fleet mode. Default and
+    /// minimum: the token fetch's worst case ([`Config::fetch_worst_case_ms`]),
+    /// so a lease cannot run out while its holder is still fetching.
+    #[serde(default)]
+    pub lease_ms: Option<u64>,
     /// How often a process that lost the lease re-reads the store.
     #[serde(default = "default_poll")]
     pub store_poll_ms: u64,
-    /// This process's lock owner name; derived from `seed` when absent.
+    /// A name for this process, shown in the lease owner and in events. The
+    /// owner is unique per engine regardless: a part drawn from `entropy`
+    /// follows the name.
     #[serde(default)]
     pub instance_id: Option<String>,
-    /// Seed of the engine's random numbers (jitter, owner name).
+    /// Seed of the backoff jitter (never of anything that must be unique).
     #[serde(default)]
     pub seed: u64,
     /// Busy retries.
@@ -244,6 +248,18 @@ pub struct Config {
     /// Timeout the host should apply to each request.
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// Deadline of a whole call, from `submit` to `Done` (queueing, store
+    /// operations, token fetches and sends together); a call's own
+    /// `timeout_ms` overrides it. A request the host leaves unanswered past
+    /// `timeout_ms` and a grace of 5 s is taken as timed out. `null`: the
+    /// engine keeps neither (the host then bounds every call itself).
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_ms: Option<u64>,
+    /// A store operation not answered within this is taken as failed (the
+    /// store is unavailable; the engine falls back to local behaviour).
+    /// `null`: wait for the host's answer.
+    #[serde(default = "default_store_timeout")]
+    pub store_timeout_ms: Option<u64>,
     /// Custom profiles by name.
     #[serde(default)]
     pub profiles: BTreeMap<String, serde_json::Value>,
@@ -260,14 +276,17 @@ fn default_margin() -> u64 {
 fn default_prefix() -> String {
     "wxcore:".into()
 }
-fn default_lease() -> u64 {
-    10_000
-}
 fn default_poll() -> u64 {
     250
 }
 fn default_timeout() -> u64 {
     5_000
+}
+fn default_call_timeout() -> Option<u64> {
+    Some(120_000)
+}
+fn default_store_timeout() -> Option<u64> {
+    Some(3_000)
 }
 
 impl Config {
@@ -279,7 +298,7 @@ impl Config {
             quota: QuotaConfig::default(),
             store: StoreMode::Memory,
             store_prefix: default_prefix(),
-            lease_ms: default_lease(),
+            lease_ms: None,
             store_poll_ms: default_poll(),
             instance_id: None,
             seed: 0,
@@ -287,6 +306,8 @@ impl Config {
             failover: FailoverConfig::default(),
             rate_limit: None,
             timeout_ms: default_timeout(),
+            call_timeout_ms: default_call_timeout(),
+            store_timeout_ms: default_store_timeout(),
             profiles: BTreeMap::new(),
             entropy: None,
         }
@@ -299,6 +320,79 @@ impl Config {
             let path = e.path().to_string();
             config_error(path, e.into_inner().to_string())
         })
+    }
+
+    /// The longest a token fetch can take with these settings: every attempt
+    /// running to its timeout and every backoff at its ceiling, twice over
+    /// (a stable token's forced fetch or a spent refresh token's fresh one
+    /// may follow the first under the same lease), plus one more timeout.
+    pub fn fetch_worst_case_ms(&self) -> u64 {
+        let attempts = u64::from(self.retry.max_attempts.max(1));
+        let one = attempts
+            .saturating_mul(self.timeout_ms)
+            .saturating_add((attempts - 1).saturating_mul(self.retry.max_delay_ms));
+        one.saturating_mul(2).saturating_add(self.timeout_ms)
+    }
+
+    /// The lease TTL in fleet mode.
+    pub(crate) fn lease_ttl_ms(&self) -> u64 {
+        self.lease_ms.unwrap_or_else(|| self.fetch_worst_case_ms())
+    }
+
+    /// Checks every bounded setting against its documented range (README,
+    /// "Configuration"): out of range is an error naming the field, so no
+    /// time or count computed from the config can overflow or wrap.
+    pub(crate) fn check_bounds(&self) -> Result<(), ConfigError> {
+        use bounds::*;
+        check("refresh_margin_ms", self.refresh_margin_ms, 0, DAY)?;
+        check("store_poll_ms", self.store_poll_ms, 10, MINUTE)?;
+        check("timeout_ms", self.timeout_ms, 100, 10 * MINUTE)?;
+        if let Some(ms) = self.call_timeout_ms {
+            check("call_timeout_ms", ms, 100, DAY)?;
+        }
+        if let Some(ms) = self.store_timeout_ms {
+            check("store_timeout_ms", ms, 10, 10 * MINUTE)?;
+        }
+        let r = &self.retry;
+        check("retry.max_attempts", r.max_attempts.into(), 1, 10)?;
+        check("retry.base_delay_ms", r.base_delay_ms, 0, HOUR)?;
+        check("retry.max_delay_ms", r.max_delay_ms, 0, HOUR)?;
+        check(
+            "retry.max_rate_limit_retries",
+            r.max_rate_limit_retries.into(),
+            0,
+            100,
+        )?;
+        check(
+            "failover.threshold",
+            self.failover.threshold.into(),
+            1,
+            1000,
+        )?;
+        check("failover.cooldown_ms", self.failover.cooldown_ms, 0, DAY)?;
+        if let Some(ms) = self.lease_ms {
+            let floor = self.fetch_worst_case_ms();
+            if ms < floor {
+                return Err(ConfigError::new(
+                    "lease_ms",
+                    format!("{ms} ms is shorter than a token fetch can take ({floor} ms: attempts × timeout_ms and backoff, twice, plus a timeout); omit it to use that"),
+                ));
+            }
+            check("lease_ms", ms, 1_000, DAY)?;
+        }
+        if let Some(rl) = &self.rate_limit {
+            rl.check_bounds("rate_limit")?;
+        }
+        self.quota.check_bounds("quota")?;
+        for (i, a) in self.apps.iter().enumerate() {
+            if let Some(rl) = &a.rate_limit {
+                rl.check_bounds(&format!("apps[{i}].rate_limit"))?;
+            }
+            if let Some(q) = &a.quota {
+                q.check_bounds(&format!("apps[{i}].quota"))?;
+            }
+        }
+        Ok(())
     }
 
     /// Parses a JSON value.
@@ -395,4 +489,57 @@ pub struct RateLimit {
     /// Calls in flight at once per app.
     #[serde(default)]
     pub concurrency: Option<u32>,
+}
+
+/// The ranges of bounded settings, shared with the profiles' checks.
+pub(crate) mod bounds {
+    use crate::error::ConfigError;
+
+    pub(crate) const MINUTE: u64 = 60_000;
+    pub(crate) const HOUR: u64 = 3_600_000;
+    pub(crate) const DAY: u64 = 86_400_000;
+    /// Calls per minute, burst, daily limits: far beyond any platform's.
+    pub(crate) const COUNT: u64 = 1_000_000_000_000;
+
+    /// `value` within `min..=max`, or an error naming `field`.
+    pub(crate) fn check(
+        field: impl Into<String>,
+        value: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<(), ConfigError> {
+        if (min..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                field,
+                format!("{value} is out of range ({min} to {max})"),
+            ))
+        }
+    }
+}
+
+impl RateLimit {
+    pub(crate) fn check_bounds(&self, at: &str) -> Result<(), ConfigError> {
+        use bounds::*;
+        if let Some(n) = self.per_minute {
+            check(format!("{at}.per_minute"), n, 1, COUNT)?;
+        }
+        if let Some(n) = self.burst {
+            check(format!("{at}.burst"), n, 1, COUNT)?;
+        }
+        if let Some(n) = self.concurrency {
+            check(format!("{at}.concurrency"), n.into(), 1, 1_000_000)?;
+        }
+        Ok(())
+    }
+}
+
+impl QuotaConfig {
+    fn check_bounds(&self, at: &str) -> Result<(), ConfigError> {
+        for (path, n) in &self.limits {
+            bounds::check(format!("{at}.limits.{path}"), *n, 0, bounds::COUNT)?;
+        }
+        Ok(())
+    }
 }

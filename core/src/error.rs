@@ -48,11 +48,16 @@ pub enum ErrorKind {
     Config,
     /// A platform code no table knows.
     Unknown,
+    /// The call's deadline passed before it completed; `code` names the
+    /// phase that ran out (`queue`, `token`, `store`, `backoff`, `send`).
+    Timeout,
+    /// The caller withdrew the call (`Engine::cancel`).
+    Cancelled,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::TokenInvalid,
         ErrorKind::CredentialInvalid,
         ErrorKind::SecretFrozen,
@@ -71,6 +76,8 @@ impl ErrorKind {
         ErrorKind::SignatureInvalid,
         ErrorKind::Config,
         ErrorKind::Unknown,
+        ErrorKind::Timeout,
+        ErrorKind::Cancelled,
     ];
 
     /// The stable name shared by every language (`"token_invalid"`, …).
@@ -94,6 +101,8 @@ impl ErrorKind {
             ErrorKind::SignatureInvalid => "signature_invalid",
             ErrorKind::Config => "config",
             ErrorKind::Unknown => "unknown",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 

@@ -35,18 +35,16 @@ impl fmt::Debug for HttpRequest {
             .field("id", &self.id)
             .field("method", &self.method)
             .field("url", &self.url_without_query())
-            .field(
-                "headers",
-                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .field("body_len", &self.body.len())
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body", &Redacted(&self.body))
             .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
 }
 
-/// An answer the host received.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// An answer the host received. Its body can hold a token (the token
+/// endpoint's answer, a ticket), so `Debug` shows its length and a digest.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct HttpResponse {
     /// HTTP status.
     pub status: u16,
@@ -54,6 +52,47 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body", &Redacted(&self.body))
+            .finish()
+    }
+}
+
+/// Bytes that may hold a secret, shown as their length and the first
+/// 32 bits of their SHA-256 (enough to tell two bodies apart in a log).
+pub(crate) struct Redacted<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(self.0);
+        write!(
+            f,
+            "<{} bytes, sha256 {:02x}{:02x}{:02x}{:02x}…>",
+            self.0.len(),
+            d[0],
+            d[1],
+            d[2],
+            d[3]
+        )
+    }
+}
+
+/// Header names only: values can carry credentials (`access-token`, `token_id`).
+pub(crate) struct HeaderNames<'a>(pub(crate) &'a [(String, String)]);
+
+impl fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 impl HttpResponse {

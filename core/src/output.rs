@@ -51,10 +51,8 @@ impl fmt::Debug for StoreOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "StoreOp {{ id: {}, op: {}, key: {:?} }}",
-            self.id,
-            self.command.name(),
-            self.command.key()
+            "StoreOp {{ id: {}, command: {:?} }}",
+            self.id, self.command
         )
     }
 }
@@ -102,6 +100,28 @@ pub enum StoreCommand {
         /// Time to live (until the quota reset).
         ttl_ms: u64,
     },
+}
+
+impl fmt::Debug for StoreCommand {
+    // A `set` value holds a token: its size and digest only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("StoreCommand");
+        d.field("op", &self.name()).field("key", &self.key());
+        match self {
+            StoreCommand::Set { value, ttl_ms, .. } => d
+                .field("value", &crate::http::Redacted(value.as_bytes()))
+                .field("ttl_ms", ttl_ms),
+            StoreCommand::Lock { owner, ttl_ms, .. } => {
+                d.field("owner", owner).field("ttl_ms", ttl_ms)
+            }
+            StoreCommand::Unlock { owner, .. } => d.field("owner", owner),
+            StoreCommand::IncrBy { delta, ttl_ms, .. } => {
+                d.field("delta", delta).field("ttl_ms", ttl_ms)
+            }
+            StoreCommand::Get { .. } => &mut d,
+        };
+        d.finish()
+    }
 }
 
 impl StoreCommand {
@@ -312,6 +332,26 @@ pub enum Event {
         until_ms: u64,
         /// The platform's code.
         code: Option<Code>,
+    },
+    /// A value read from the shared store was not used: it names another
+    /// account than the key's app (a key collision or a misconfigured fleet).
+    StoreValueIgnored {
+        /// App id.
+        app: String,
+        /// `token` or `ticket`.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Part of a restored state was dropped: it was for another account or
+    /// platform than the app now configured under that name, or expired.
+    StateDropped {
+        /// App id.
+        app: String,
+        /// What was dropped (`token`, `refresh_token`, `app`).
+        what: &'static str,
+        /// Why.
+        reason: String,
     },
     /// The shared store failed; the engine works locally for this step.
     StoreUnavailable {

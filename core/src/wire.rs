@@ -39,6 +39,9 @@ struct CallSpec {
     idempotent: bool,
     #[serde(default)]
     content_type: Option<String>,
+    /// The call's deadline, overriding the config's `call_timeout_ms`.
+    #[serde(default)]
+    timeout_ms: Option<u64>,
 }
 
 fn get() -> String {
@@ -109,6 +112,7 @@ impl Engine {
                     query: s.query,
                     body,
                     idempotent: s.idempotent,
+                    timeout_ms: s.timeout_ms,
                 };
                 self.submit(call, now_ms)
             }

@@ -43,7 +43,8 @@ fn config(store: &str, seed: u64) -> Config {
         "store": "{store}",
         "seed": {seed},
         "quota": {{"limits": {{"/cgi-bin/tags/get": 7}}}},
-        "failover": {{"threshold": 2, "cooldown_ms": 5000}}
+        "failover": {{"threshold": 2, "cooldown_ms": 5000}},
+        "entropy": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
     }}"#
     ))
     .unwrap()
@@ -98,6 +99,8 @@ struct Run {
     now: u64,
     submitted: HashSet<u64>,
     done: HashSet<u64>,
+    /// API calls (not ticket requests) by id: when their deadline passes.
+    deadlines: HashMap<u64, u64>,
     sends: Vec<u64>,
     stores: HashMap<u64, StoreCommand>,
     /// The fake store: value and expiry, like Redis with PX.
@@ -151,6 +154,15 @@ impl Run {
                 }
                 Output::Idle { wake_at_ms } => {
                     self.wake = wake_at_ms;
+                    // Every call whose deadline has passed has completed:
+                    // the input that reached it fired it.
+                    for (id, at) in &self.deadlines {
+                        assert!(
+                            *at > self.now || self.done.contains(id),
+                            "call {id} outlived its deadline {at} (now {})",
+                            self.now
+                        );
+                    }
                     return;
                 }
             }
@@ -208,6 +220,7 @@ fn random_run(store: &str, seed: u64, steps: usize) {
         now: 1_700_000_000_000,
         submitted: HashSet::new(),
         done: HashSet::new(),
+        deadlines: HashMap::new(),
         sends: Vec::new(),
         stores: HashMap::new(),
         kv: HashMap::new(),
@@ -230,7 +243,9 @@ fn random_run(store: &str, seed: u64, steps: usize) {
                     let kind = *g.pick(&["jsapi", "wx_card", "agent_config", "nope"]);
                     run.engine.submit_ticket(&call.app, kind, run.now)
                 } else {
-                    run.engine.submit(call, run.now)
+                    let id = run.engine.submit(call, run.now);
+                    run.deadlines.insert(id, run.now + 120_000);
+                    id
                 };
                 run.submitted.insert(id);
             }
@@ -264,6 +279,20 @@ fn random_run(store: &str, seed: u64, steps: usize) {
                 let cmd = run.stores.remove(&id).unwrap();
                 let fail = g.below(4) == 0;
                 run.answer_store(id, cmd, fail);
+            }
+            8 if g.below(2) == 0 && !run.submitted.is_empty() => {
+                // Withdraw a call: true exactly when it had not completed,
+                // and then its `Done` follows at once.
+                let ids: Vec<u64> = run.submitted.iter().copied().collect();
+                let id = ids[g.below(ids.len() as u64) as usize];
+                let was_done = run.done.contains(&id);
+                let cancelled = run.engine.cancel(id, run.now);
+                assert!(!(cancelled && was_done), "cancel of completed call {id}");
+                run.drain();
+                assert!(
+                    !cancelled || run.done.contains(&id),
+                    "cancelled call {id} has no Done"
+                );
             }
             8 => {
                 // Answers for ids that do not exist must be ignored.

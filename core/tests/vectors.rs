@@ -51,6 +51,7 @@ fn call_from(v: &Value) -> Call {
             .get("idempotent")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        timeout_ms: v.get("timeout_ms").and_then(Value::as_u64),
     }
 }
 
@@ -183,6 +184,9 @@ fn run(scenario: &Value) -> Result<Outcome, String> {
             ),
             "store_result" => {
                 engine.handle_store_result(v["id"].as_u64().unwrap(), store_result_from(v), now)
+            }
+            "cancel" => {
+                engine.cancel(v["id"].as_u64().unwrap(), now);
             }
             "poll" => {}
             "restart" | "restore" => {

@@ -83,6 +83,9 @@ class Engine {
 
   handleTransportError(id, kind, nowMs = Date.now()) { this._e.handleTransportError(id, kind, nowMs); }
 
+  /** Withdraws a call: it completes with `cancelled`; false if it had already completed. */
+  cancel(callId, nowMs = Date.now()) { return this._e.cancel(callId, nowMs); }
+
   handleStoreResult(id, result, nowMs = Date.now()) {
     this._e.handleStoreResult(id, typeof result === 'string' ? result : JSON.stringify(result), nowMs);
   }

@@ -46,7 +46,7 @@ function run(s) {
     const [kind, v] = Object.entries(step.input)[0];
     if (kind === 'submit') {
       const spec = {};
-      for (const k of ['app', 'method', 'path', 'query', 'idempotent', 'content_type', 'ticket']) if (k in v) spec[k] = v[k];
+      for (const k of ['app', 'method', 'path', 'query', 'idempotent', 'content_type', 'ticket', 'timeout_ms']) if (k in v) spec[k] = v[k];
       if ('json' in v) engine.submit(spec, Buffer.from(JSON.stringify(v.json)), now);
       else if ('body' in v) engine.submit({ content_type: 'application/octet-stream', ...spec }, Buffer.from(v.body), now);
       else engine.submit(spec, undefined, now);
@@ -72,6 +72,8 @@ function run(s) {
       } catch (e) {
         recorded.push({ config_error: { field: e.field, message: e.message } });
       }
+    } else if (kind === 'cancel') {
+      engine.cancel(v.id, now);
     } else if (kind !== 'poll') {
       throw new Error(`unknown input ${kind}`);
     }

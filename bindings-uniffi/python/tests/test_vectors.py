@@ -65,7 +65,7 @@ def run(scenario):
         now = step["now_ms"]
         (kind, v), = step["input"].items()
         if kind == "submit":
-            spec = {k: v[k] for k in ("app", "method", "path", "query", "idempotent", "content_type", "ticket") if k in v}
+            spec = {k: v[k] for k in ("app", "method", "path", "query", "idempotent", "content_type", "ticket", "timeout_ms") if k in v}
             if "json" in v:
                 engine.submit_with_body(json.dumps(spec).encode(), json.dumps(v["json"]).encode(), now)
             elif "body" in v:
@@ -95,6 +95,8 @@ def run(scenario):
                 done.clear()
             except _NativeError as e:
                 recorded.append({"config_error": {"field": e.field, "message": e.detail}})
+        elif kind == "cancel":
+            engine.cancel(v["id"], now)
         elif kind != "poll":
             raise AssertionError(f"unknown input {kind}")
         polled = json.loads(engine.poll(now))

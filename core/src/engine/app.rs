@@ -2,14 +2,14 @@
 //! counts, rate-limit buckets and queue, IP block and tickets. The resolved
 //! configuration it belongs to is the [`Account`] it derefs to.
 
-use crate::call::CallId;
 use crate::engine::credential::Cred;
+use crate::engine::queue::RateQueue;
 use crate::engine::ticket::TicketSlot;
 use crate::error::Code;
 use crate::platform::account::Account;
 use crate::policy::quota::QuotaState;
 use crate::policy::ratelimit::Bucket;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ops::Deref;
 
 /// One app: what the config fixed, and what the engine learned since.
@@ -20,7 +20,7 @@ pub(crate) struct App {
     pub(crate) quota: QuotaState,
     pub(crate) buckets: HashMap<String, Bucket>,
     pub(crate) inflight: u32,
-    pub(crate) queue: VecDeque<CallId>,
+    pub(crate) queue: RateQueue,
     pub(crate) queue_wake: Option<u64>,
     pub(crate) blocked: Option<(u64, Option<Code>)>,
     /// JS-SDK tickets by kind (created on first use).
@@ -35,7 +35,7 @@ impl App {
             quota: QuotaState::default(),
             buckets: HashMap::new(),
             inflight: 0,
-            queue: VecDeque::new(),
+            queue: RateQueue::default(),
             queue_wake: None,
             blocked: None,
             tickets: HashMap::new(),

@@ -198,6 +198,7 @@ impl Engine {
                 via_refresh,
             },
         );
+        self.backstop(id, now);
         self.count_quota(a, &ep.path, now);
         self.out.push_back(Output::Send(HttpRequest {
             id,

@@ -15,9 +15,15 @@
 //! back to local counting. Token fetches, one at a time under the lease, are
 //! counted alongside their send.
 //!
-//! Keys (after `store_prefix`): `token:{platform}:{app}:{endpoint}`,
-//! `lock:…` with the same suffix, `quota:{…}:{day}:{path}`. Values are
-//! versioned JSON holding tokens and counters, never secrets.
+//! Keys (after `store_prefix`): `token:{platform}:{account}:{endpoint}`,
+//! `lock:…` with the same suffix, `quota:{…}:{day}:{path}`, every part
+//! escaped so no two accounts share a key. Values are versioned JSON naming
+//! the account they belong to (a value for another account is ignored, with
+//! an event) and holding tokens and counters, never secrets.
+//!
+//! The lease owner is unique per engine (a part drawn from the host's
+//! entropy), so two processes never both hold it and one never releases
+//! another's; its TTL covers a token fetch's worst case.
 
 use crate::config::Secret;
 use crate::engine::credential::{Fetch, Source, Token};
@@ -34,9 +40,10 @@ fn lock_key(e: &Engine, a: usize) -> String {
 }
 
 /// The stored form of a token.
-pub(crate) fn token_value(t: &Token, refresh_token: Option<&Secret>) -> String {
+pub(crate) fn token_value(account: &str, t: &Token, refresh_token: Option<&Secret>) -> String {
     json!({
         "v": 1,
+        "account": account,
         "token": t.value.expose(),
         "expires_at_ms": t.expires_at,
         "refresh_at_ms": t.refresh_at,
@@ -52,11 +59,26 @@ struct Stored {
     refresh_token: Option<Secret>,
 }
 
-fn parse(value: &str) -> Option<Stored> {
-    let v: serde_json::Value = serde_json::from_str(value).ok()?;
-    if v.get("v")?.as_u64()? != 1 {
-        return None;
+/// Why a stored value is not this account's token.
+enum Rejected {
+    /// Not a value this engine wrote (or a version it does not read): a miss.
+    Unreadable,
+    /// Another account's value under this key.
+    Foreign,
+}
+
+fn parse(value: &str, account: &str) -> Result<Stored, Rejected> {
+    let v: serde_json::Value = serde_json::from_str(value).map_err(|_| Rejected::Unreadable)?;
+    if v.get("v").and_then(|x| x.as_u64()) != Some(1) {
+        return Err(Rejected::Unreadable);
     }
+    if v.get("account").and_then(|x| x.as_str()) != Some(account) {
+        return Err(Rejected::Foreign);
+    }
+    read(&v).ok_or(Rejected::Unreadable)
+}
+
+fn read(v: &serde_json::Value) -> Option<Stored> {
     Some(Stored {
         token: Secret::new(v.get("token")?.as_str()?),
         expires_at: v.get("expires_at_ms")?.as_u64()?,
@@ -93,6 +115,16 @@ impl Engine {
             && self.apps[a].cred.failed.as_ref() != Some(&s.token)
     }
 
+    /// A value under this app's key that names another account.
+    pub(crate) fn foreign_value(&mut self, a: usize, what: &'static str) {
+        let app = self.apps[a].name.clone();
+        self.event(Event::StoreValueIgnored {
+            app,
+            what,
+            reason: "it belongs to another account".into(),
+        });
+    }
+
     fn store_failed(&mut self, a: usize, op: &'static str, message: String) {
         let app = self.apps[a].name.clone();
         self.event(Event::StoreUnavailable { app, op, message });
@@ -118,11 +150,15 @@ impl Engine {
                         return self.http_fetch(a, now, false);
                     }
                 };
-                if let Some(s) = value
-                    .as_deref()
-                    .and_then(parse)
-                    .filter(|s| self.usable(a, s, now))
-                {
+                let stored = match value.as_deref().map(|v| parse(v, &self.apps[a].store_id)) {
+                    Some(Ok(s)) => Some(s),
+                    Some(Err(Rejected::Foreign)) => {
+                        self.foreign_value(a, "token");
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(s) = stored.filter(|s| self.usable(a, s, now)) {
                     if s.refresh_token.is_some() {
                         self.apps[a].cred.refresh_token = s.refresh_token;
                     }
@@ -148,7 +184,7 @@ impl Engine {
                         StoreCommand::Lock {
                             key,
                             owner,
-                            ttl_ms: self.cfg.lease_ms,
+                            ttl_ms: self.cfg.lease_ttl_ms(),
                         },
                         StorePurpose::Lock(a),
                     );
@@ -199,21 +235,19 @@ impl Engine {
                 _ => {}
             },
             StorePurpose::TicketRead(a, kind) => self.on_ticket_read(a, kind, result, now),
-            StorePurpose::QuotaReserve(id) => {
+            StorePurpose::QuotaReserve(id, a, key) => {
                 let count = match result {
                     StoreResult::Count(n) => Some(n),
                     other => {
-                        if let Some(a) = self.calls.get(&id).map(|c| c.app) {
-                            let message = match other {
-                                StoreResult::Failed(m) => m,
-                                o => format!("unexpected `{}` answer", o.name()),
-                            };
-                            self.store_failed(a, "incr_by", message);
-                        }
+                        let message = match other {
+                            StoreResult::Failed(m) => m,
+                            o => format!("unexpected `{}` answer", o.name()),
+                        };
+                        self.store_failed(a, "incr_by", message);
                         None
                     }
                 };
-                self.on_reservation(id, count, now);
+                self.on_reservation(id, a, key, count, now);
             }
         }
     }
@@ -223,7 +257,11 @@ impl Engine {
         let Some(t) = self.apps[a].cred.token.clone() else {
             return;
         };
-        let value = token_value(&t, self.apps[a].cred.refresh_token.as_ref());
+        let value = token_value(
+            &self.apps[a].store_id,
+            &t,
+            self.apps[a].cred.refresh_token.as_ref(),
+        );
         let key = token_key(self, a);
         let ttl_ms = t.expires_at.saturating_sub(now).max(1);
         self.store(

@@ -6,6 +6,7 @@
 mod app;
 pub(crate) mod credential;
 mod fleet;
+mod queue;
 pub(crate) mod state;
 pub(crate) mod ticket;
 
@@ -58,12 +59,17 @@ pub(crate) struct CallState {
     pub(crate) phase: Phase,
     /// The next send is already counted against the shared daily quota.
     pub(crate) reserved: bool,
+    /// When the call completes with `timeout` if it has not completed before.
+    pub(crate) deadline: Option<u64>,
 }
 
 #[derive(Debug)]
 pub(crate) enum Purpose {
     Call {
         call: CallId,
+        /// The call's app: its answer still counts after the call itself
+        /// has completed (cancelled, timed out).
+        app: usize,
         host: usize,
         gen: u64,
     },
@@ -82,6 +88,14 @@ pub(crate) enum Timer {
     Call(CallId),
     Queue(usize),
     Fetch(usize),
+    /// A call's deadline.
+    Deadline(CallId),
+    /// A request the host has not answered within its timeout and a grace:
+    /// taken as a transport timeout, so a host that loses a request cannot
+    /// hold a token fetch (and every call waiting on it) forever.
+    Request(u64),
+    /// A store operation not answered within `store_timeout_ms`.
+    StoreOp(u64),
 }
 
 #[derive(Debug)]
@@ -91,7 +105,8 @@ pub(crate) enum StorePurpose {
     Recheck(usize),
     Write(usize, &'static str),
     QuotaIncr(usize, String),
-    QuotaReserve(CallId),
+    /// A call's count before sending: the call, its app, the counter's key.
+    QuotaReserve(CallId, usize, String),
     TicketRead(usize, String),
 }
 
@@ -102,6 +117,11 @@ pub(crate) const MAX_TIME_MS: u64 = 1 << 53;
 pub(crate) const MAX_DURATION_MS: u64 = 1 << 40;
 /// The longest wait a platform's `Retry-After` may impose.
 const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
+/// The longest deadline a call may ask for (a day).
+const MAX_CALL_TIMEOUT_MS: u64 = 86_400_000;
+/// How long past its `timeout_ms` a request may stay unanswered before the
+/// engine takes it as timed out (the host's own timeout should come first).
+const REQUEST_GRACE_MS: u64 = 5_000;
 
 /// A local refusal: the daily quota of `path` is used up.
 fn quota_error(path: &str, now: u64) -> ApiError {
@@ -111,6 +131,18 @@ fn quota_error(path: &str, now: u64) -> ApiError {
     );
     e.retry_after_ms = Some(quota::next_reset(now) - now);
     e
+}
+
+/// The lease owner's unique part: a one-way digest of the host's entropy
+/// (the entropy itself also seeds API security's CSPRNG and must stay
+/// unseen), 16 hex digits.
+fn owner_suffix(entropy: &crate::config::Secret) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"wxcore lease owner:")
+        .chain_update(entropy.expose().as_bytes())
+        .finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn clamp(now_ms: u64) -> u64 {
@@ -131,6 +163,8 @@ pub struct Engine {
     pub(crate) last_now: u64,
     pub(crate) circuits: Circuits,
     pub(crate) timers: BinaryHeap<Reverse<(u64, Timer)>>,
+    /// `Timer::Request` backstops, apart so they never set the wake time.
+    backstops: BinaryHeap<Reverse<(u64, Timer)>>,
     pub(crate) out: VecDeque<Output>,
     pub(crate) rng: Rng,
     /// Seeded with the host's entropy; only for API security.
@@ -163,6 +197,7 @@ impl Engine {
     /// Builds an engine. Fails with a [`ConfigError`] naming the field.
     pub fn new(config: Config, now_ms: u64) -> Result<Engine, ConfigError> {
         let _ = now_ms; // the engine starts with no timers; kept for symmetry with restore
+        config.check_bounds()?;
         let profiles = account::load_profiles(&config)?;
         let mut apps = Vec::with_capacity(config.apps.len());
         let mut by_name = HashMap::with_capacity(config.apps.len());
@@ -183,25 +218,6 @@ impl Engine {
                 "must not be empty in external store mode",
             ));
         }
-        if config.retry.max_attempts == 0 {
-            return Err(ConfigError::new("retry.max_attempts", "must be at least 1"));
-        }
-        for (field, ms) in [
-            ("refresh_margin_ms", config.refresh_margin_ms),
-            ("lease_ms", config.lease_ms),
-            ("store_poll_ms", config.store_poll_ms),
-            ("timeout_ms", config.timeout_ms),
-            ("retry.base_delay_ms", config.retry.base_delay_ms),
-            ("retry.max_delay_ms", config.retry.max_delay_ms),
-            ("failover.cooldown_ms", config.failover.cooldown_ms),
-        ] {
-            if ms > MAX_DURATION_MS {
-                return Err(ConfigError::new(
-                    field,
-                    format!("{ms} ms is beyond the longest allowed ({MAX_DURATION_MS} ms)"),
-                ));
-            }
-        }
         let csprng =
             match &config.entropy {
                 Some(e) => Some(crate::crypto::api_security::csprng(e)?),
@@ -211,11 +227,18 @@ impl Engine {
                 )),
                 None => None,
             };
-        let mut rng = Rng::new(config.seed);
-        let owner = config
-            .instance_id
-            .clone()
-            .unwrap_or_else(|| format!("wxcore-{:016x}", rng.next_u64()));
+        let rng = Rng::new(config.seed);
+        let name = config.instance_id.as_deref().unwrap_or("wxcore");
+        let owner = match (&config.entropy, config.store) {
+            (Some(e), _) => format!("{name}-{}", owner_suffix(e)),
+            (None, StoreMode::Memory) => name.to_string(), // no lease to hold
+            (None, StoreMode::External) => {
+                return Err(ConfigError::new(
+                    "entropy",
+                    "fleet mode needs 32 random bytes from the host to give this engine a lease owner no other process has (the drivers supply them)",
+                ))
+            }
+        };
         let mut cfg = config;
         cfg.apps = Vec::new(); // resolved into `apps`; drop the secrets' second copy
         cfg.profiles = Default::default();
@@ -230,6 +253,7 @@ impl Engine {
             last_now: 0,
             circuits: Circuits::default(),
             timers: BinaryHeap::new(),
+            backstops: BinaryHeap::new(),
             out: VecDeque::new(),
             rng,
             csprng,
@@ -288,8 +312,22 @@ impl Engine {
                 "path `{}` must not carry a query or fragment: pass `query`",
                 call.path
             )),
+            Some(_)
+                if call
+                    .timeout_ms
+                    .is_some_and(|t| !(1..=MAX_CALL_TIMEOUT_MS).contains(&t)) =>
+            {
+                Some(format!(
+                    "timeout_ms {} is out of range (1 to {MAX_CALL_TIMEOUT_MS})",
+                    call.timeout_ms.unwrap_or_default()
+                ))
+            }
             Some(_) => None,
         };
+        let deadline = call
+            .timeout_ms
+            .or(self.cfg.call_timeout_ms)
+            .map(|d| now_ms + d.min(MAX_CALL_TIMEOUT_MS));
         let method = call.parsed_method().unwrap_or(Method::Get);
         self.calls.insert(
             id,
@@ -304,8 +342,12 @@ impl Engine {
                 failed_hosts: 0,
                 phase: Phase::New,
                 reserved: false,
+                deadline,
             },
         );
+        if let (Some(at), None) = (deadline, &problem) {
+            self.timer(at, Timer::Deadline(id));
+        }
         match problem {
             Some(msg) => self.fail(id, ApiError::new(ErrorKind::InvalidRequest, msg)),
             None => self.dispatch(id, now_ms),
@@ -344,9 +386,12 @@ impl Engine {
         let now_ms = clamp(now_ms);
         self.advance(now_ms);
         match self.requests.remove(&request_id) {
-            Some(Purpose::Call { call, host, gen }) => {
-                self.on_call_response(call, host, gen, response, now_ms)
-            }
+            Some(Purpose::Call {
+                call,
+                app,
+                host,
+                gen,
+            }) => self.on_call_response(call, app, host, gen, response, now_ms),
             Some(Purpose::Token {
                 app,
                 host,
@@ -368,9 +413,9 @@ impl Engine {
         let now_ms = clamp(now_ms);
         self.advance(now_ms);
         match self.requests.remove(&request_id) {
-            Some(Purpose::Call { call, host, .. }) => {
-                self.on_call_transport_error(call, host, kind, now_ms)
-            }
+            Some(Purpose::Call {
+                call, app, host, ..
+            }) => self.on_call_transport_error(call, app, host, kind, now_ms),
             Some(Purpose::Token {
                 app, host, forced, ..
             }) => self.on_token_transport_error(app, host, kind, forced, now_ms),
@@ -387,6 +432,50 @@ impl Engine {
         }
     }
 
+    /// Withdraws a call. One not yet sent is never sent and not counted
+    /// against a quota; one in flight completes now, and the platform's
+    /// late answer still serves the engine's bookkeeping (host health, the
+    /// token's validity). Either way its `Done` (`cancelled`) is the next
+    /// output for it. Returns false when the call had already completed
+    /// (or never existed): nothing changes then.
+    pub fn cancel(&mut self, call_id: CallId, now_ms: u64) -> bool {
+        let now_ms = clamp(now_ms);
+        self.advance(now_ms);
+        if self.ticket_calls.contains_key(&call_id) {
+            return false; // the engine's own; its waiters cancel themselves
+        }
+        if self.calls.contains_key(&call_id) {
+            let e = ApiError::new(ErrorKind::Cancelled, "the caller cancelled the call");
+            self.fail(call_id, e);
+            return true;
+        }
+        self.cancel_ticket_request(call_id)
+    }
+
+    /// A call's deadline passed: it completes with `timeout`, naming the
+    /// phase that ran out.
+    fn expire(&mut self, id: CallId) {
+        let Some(c) = self.calls.get(&id) else { return };
+        let (phase, what) = match c.phase {
+            Phase::New | Phase::Queued => ("queue", "queued behind a rate limit"),
+            Phase::NeedToken => ("token", "waiting for an access token"),
+            Phase::Waiting { .. } => ("backoff", "waiting to be resent"),
+            Phase::Reserving => ("store", "waiting for the shared quota count"),
+            Phase::InFlight { .. } => ("send", "waiting for the platform's answer"),
+        };
+        let ms = c
+            .call
+            .timeout_ms
+            .or(self.cfg.call_timeout_ms)
+            .unwrap_or_default();
+        let mut e = ApiError::new(
+            ErrorKind::Timeout,
+            format!("the call's deadline ({ms} ms) passed while {what}"),
+        );
+        e.code = Some(Code::Str(phase.into()));
+        self.fail(id, e);
+    }
+
     // ---- internals shared by the modules ----
 
     pub(crate) fn next_request_id(&mut self) -> u64 {
@@ -400,7 +489,20 @@ impl Engine {
         self.next_op += 1;
         self.store_ops.insert(id, purpose);
         self.out.push_back(Output::Store(StoreOp { id, command }));
+        if let Some(ms) = self.cfg.store_timeout_ms {
+            self.timer(self.last_now + ms, Timer::StoreOp(id));
+        }
         id
+    }
+
+    /// Arms the engine's own limit on request `req` (see `Timer::Request`);
+    /// with `call_timeout_ms: null` the engine keeps no deadlines and the
+    /// host bounds everything itself.
+    pub(crate) fn backstop(&mut self, req: u64, now: u64) {
+        if self.cfg.call_timeout_ms.is_some() {
+            let at = now + self.cfg.timeout_ms + REQUEST_GRACE_MS;
+            self.timer(at, Timer::Request(req));
+        }
     }
 
     pub(crate) fn event(&mut self, e: Event) {
@@ -408,7 +510,10 @@ impl Engine {
     }
 
     pub(crate) fn timer(&mut self, at: u64, t: Timer) {
-        self.timers.push(Reverse((at, t)));
+        match t {
+            Timer::Request(_) => self.backstops.push(Reverse((at, t))),
+            _ => self.timers.push(Reverse((at, t))),
+        }
     }
 
     fn timer_live(&self, at: u64, t: Timer) -> bool {
@@ -423,27 +528,45 @@ impl Engine {
                 .is_some_and(|c| c.phase == Phase::Waiting { until: at }),
             Timer::Queue(a) => self.apps[a].queue_wake == Some(at),
             Timer::Fetch(a) => self.apps[a].cred.waits_until() == Some(at),
+            Timer::Deadline(id) => self.calls.get(&id).is_some_and(|c| c.deadline == Some(at)),
+            Timer::Request(req) => self.requests.contains_key(&req),
+            Timer::StoreOp(op) => self.store_ops.contains_key(&op),
         }
     }
 
     fn next_wake(&mut self) -> Option<u64> {
         while let Some(&Reverse((at, t))) = self.timers.peek() {
             if self.timer_live(at, t) {
-                return Some(at);
+                break;
             }
             self.timers.pop();
         }
-        None
+        // Request backstops (`backstops`) do not wake the host: anything
+        // waiting on a request has a deadline of its own that does, and a
+        // backstop fires on whatever input comes first after it is due.
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Fires every timer due at `now`.
     pub(crate) fn advance(&mut self, now: u64) {
         self.last_now = self.last_now.max(now);
-        while let Some(&Reverse((at, t))) = self.timers.peek() {
+        loop {
+            // The earlier of the two heaps' fronts, if due.
+            let front = |h: &BinaryHeap<Reverse<(u64, Timer)>>| h.peek().map(|r| r.0);
+            let (at, t) = match (front(&self.timers), front(&self.backstops)) {
+                (Some(a), Some(b)) if b < a => b,
+                (Some(a), _) => a,
+                (None, Some(b)) => b,
+                (None, None) => break,
+            };
             if at > now {
                 break;
             }
-            self.timers.pop();
+            if front(&self.timers) == Some((at, t)) {
+                self.timers.pop();
+            } else {
+                self.backstops.pop();
+            }
             if !self.timer_live(at, t) {
                 continue;
             }
@@ -460,6 +583,17 @@ impl Engine {
                     self.pump_queue(a, now)
                 }
                 Timer::Fetch(a) => self.resume_fetch(a, now),
+                Timer::Deadline(id) => self.expire(id),
+                Timer::Request(req) => {
+                    self.handle_transport_error(req, TransportErrorKind::Timeout, now)
+                }
+                Timer::StoreOp(op) => {
+                    if let Some(p) = self.store_ops.remove(&op) {
+                        let ms = self.cfg.store_timeout_ms.unwrap_or_default();
+                        let r = StoreResult::Failed(format!("no answer within {ms} ms"));
+                        self.on_store_result(p, r, now);
+                    }
+                }
             }
         }
     }
@@ -539,7 +673,7 @@ impl Engine {
             || app.rates.concurrency.is_some()
             || !app.buckets.is_empty();
         if limited || !app.queue.is_empty() {
-            app.queue.push_back(id);
+            app.queue.push(&self.calls[&id].call.path, id);
             self.calls.get_mut(&id).expect("call").phase = Phase::Queued;
             return self.pump_queue(a, now);
         }
@@ -558,38 +692,42 @@ impl Engine {
         Some(quota_error(path, now))
     }
 
-    /// Sends queued calls that the rate limits now admit, in order.
+    /// Sends queued calls that the rate limits now admit, oldest first. A
+    /// path whose bucket is empty is passed over whole and a full
+    /// concurrency cap ends the pump, so each step is one send, one stale
+    /// entry dropped, or one path set aside: linear in the calls sent.
     pub(crate) fn pump_queue(&mut self, a: usize, now: u64) {
-        let mut pending = std::mem::take(&mut self.apps[a].queue);
-        let mut keep = VecDeque::with_capacity(pending.len());
+        let mut blocked: Vec<String> = Vec::new();
         let mut wake: Option<u64> = None;
-        while let Some(id) = pending.pop_front() {
+        while let Some((id, path)) = self.apps[a].queue.oldest(&blocked) {
             if !self
                 .calls
                 .get(&id)
                 .is_some_and(|c| c.phase == Phase::Queued)
             {
+                self.apps[a].queue.pop(&path);
                 continue;
             }
             if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+                self.apps[a].queue.pop(&path);
                 self.calls.get_mut(&id).expect("call").phase = Phase::New;
                 self.dispatch(id, now);
                 continue;
             }
             match self.admit(a, id, now) {
-                Ok(()) => self.send_call(id, now),
-                Err(at) => {
-                    if let Some(at) = at {
-                        wake = Some(wake.map_or(at, |w| w.min(at)));
-                    }
-                    keep.push_back(id);
+                Ok(()) => {
+                    self.apps[a].queue.pop(&path);
+                    self.send_call(id, now);
+                }
+                // The concurrency cap: nothing goes until a call completes.
+                Err(None) => break,
+                Err(Some(at)) => {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    blocked.push(path);
                 }
             }
         }
-        // Calls dispatched while pumping may have queued themselves again.
         let app = &mut self.apps[a];
-        keep.extend(app.queue.drain(..));
-        app.queue = keep;
         if let Some(at) = wake {
             if app.queue_wake.is_none_or(|w| at < w || w <= now) {
                 app.queue_wake = Some(at);
@@ -705,10 +843,12 @@ impl Engine {
             req,
             Purpose::Call {
                 call: id,
+                app: a,
                 host,
                 gen,
             },
         );
+        self.backstop(req, now);
         if !reserved {
             self.count_quota(a, &path, now);
         }
@@ -739,6 +879,7 @@ impl Engine {
         }
         let key = self.quota_key(a, &c.call.path, now);
         let ttl_ms = quota::next_reset(now) - now;
+        let purpose = StorePurpose::QuotaReserve(id, a, key.clone());
         // The concurrency slot is held while the count is out.
         self.apps[a].inflight += 1;
         self.calls.get_mut(&id).expect("call").phase = Phase::Reserving;
@@ -748,23 +889,48 @@ impl Engine {
                 delta: 1,
                 ttl_ms,
             },
-            StorePurpose::QuotaReserve(id),
+            purpose,
         );
         true
     }
 
     /// The shared count for a reserving call: send it if it is within the
     /// limit, refuse it otherwise; a failed store falls back to local counting.
-    pub(crate) fn on_reservation(&mut self, id: CallId, count: Option<i64>, now: u64) {
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if c.phase != Phase::Reserving {
+    pub(crate) fn on_reservation(
+        &mut self,
+        id: CallId,
+        a: usize,
+        key: String,
+        count: Option<i64>,
+        now: u64,
+    ) {
+        if !self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.phase == Phase::Reserving)
+        {
+            // The call completed while its count was out (cancelled, timed
+            // out): give back the concurrency slot and the count it took.
+            self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+            if count.is_some() {
+                let ttl_ms = quota::next_reset(now) - now;
+                self.store(
+                    StoreCommand::IncrBy {
+                        key,
+                        delta: -1,
+                        ttl_ms,
+                    },
+                    StorePurpose::Write(a, "incr_by"),
+                );
+            }
+            if !self.apps[a].queue.is_empty() {
+                self.pump_queue(a, now);
+            }
             return;
         }
+        let c = self.calls.get_mut(&id).expect("call");
         c.phase = Phase::New;
         c.reserved = true;
-        let a = c.app;
         let path = c.call.path.clone();
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
         match count {
@@ -838,8 +1004,10 @@ impl Engine {
     fn quota_key(&self, a: usize, path: &str, now: u64) -> String {
         let day = quota::day_of(now);
         format!(
-            "{}quota:{}:{day}:{path}",
-            self.cfg.store_prefix, self.apps[a].store_id
+            "{}quota:{}:{day}:{}",
+            self.cfg.store_prefix,
+            self.apps[a].store_id,
+            account::key_part(path)
         )
     }
 
@@ -965,15 +1133,17 @@ impl Engine {
     fn on_call_response(
         &mut self,
         id: CallId,
+        a: usize,
         host: usize,
         gen: u64,
         resp: HttpResponse,
         now: u64,
     ) {
-        let Some(c) = self.calls.get(&id) else { return };
-        let a = c.app;
         self.host_answered(a, host);
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+        if !self.calls.contains_key(&id) {
+            return self.on_late_answer(a, gen, &resp, now);
+        }
         let mut resp = resp;
         if let Some(e) = self.open_reply(a, host, id, &mut resp) {
             self.fail(id, e);
@@ -1031,6 +1201,27 @@ impl Engine {
             e.raw_body = Some(resp.body);
             let block_ms = rule.and_then(|r| r.block_ms);
             self.on_call_failure(id, e, gen, block_ms, now);
+        }
+        if !self.apps[a].queue.is_empty() {
+            self.pump_queue(a, now);
+        }
+    }
+
+    /// The answer to a call that completed while in flight (cancelled, timed
+    /// out): nobody gets it, but what it says about the token still counts.
+    fn on_late_answer(&mut self, a: usize, gen: u64, resp: &HttpResponse, now: u64) {
+        let rt = self.apps[a].rt.clone();
+        let verdict = envelope::classify(rt.profile.dialect, &rt.fields, resp);
+        if !matches!(verdict, Verdict::Success { .. }) {
+            let (e, _) =
+                self.platform_error(&rt.profile, &[&rt.profile.errors], verdict, resp, now);
+            if e.kind == ErrorKind::TokenInvalid
+                && self.apps[a].token.is_some()
+                && self.apps[a].cred.invalidate(gen)
+            {
+                let app = self.apps[a].name.clone();
+                self.event(Event::TokenInvalidated { app, code: e.code });
+            }
         }
         if !self.apps[a].queue.is_empty() {
             self.pump_queue(a, now);
@@ -1128,7 +1319,7 @@ impl Engine {
                     .entry(path)
                     .or_insert_with(|| Bucket::new(rates.burst, now));
                 b.blocked_until = b.blocked_until.max(now + wait);
-                app.queue.push_back(id);
+                app.queue.push(&self.calls[&id].call.path, id);
                 self.pump_queue(a, now)
             }
             ErrorKind::QuotaExhausted => {
@@ -1227,15 +1418,19 @@ impl Engine {
     fn on_call_transport_error(
         &mut self,
         id: CallId,
+        a: usize,
         host: usize,
         kind: TransportErrorKind,
         now: u64,
     ) {
-        let Some(c) = self.calls.get(&id) else { return };
-        let a = c.app;
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
         self.host_failed(a, host, kind, now);
-        let c = self.calls.get_mut(&id).expect("call");
+        let Some(c) = self.calls.get_mut(&id) else {
+            if !self.apps[a].queue.is_empty() {
+                self.pump_queue(a, now);
+            }
+            return;
+        };
         let mut e = ApiError::new(
             ErrorKind::Transport,
             format!(

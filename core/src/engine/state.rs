@@ -1,17 +1,23 @@
 //! Durable state across restarts: tokens, quota counters, IP blocks, forced
 //! refresh counts and open circuits, as versioned JSON. Calls in flight are
 //! not state: the host completes or resubmits them.
+//!
+//! Each app's entry names the platform and account it was exported for; on
+//! restore, an entry whose app is now configured for another platform or
+//! account is dropped (with a `state_dropped` event), and so is an expired
+//! token: state is keyed by the app's local name, which a config can reuse.
 
 use crate::config::{Config, Secret};
 use crate::engine::credential::Token;
 use crate::engine::{Engine, Timer};
 use crate::error::{Code, ConfigError};
+use crate::output::Event;
 use crate::policy::circuit::Circuit;
 use crate::policy::quota::PathCount;
 use serde_json::{json, Map, Value};
 
 /// The state format this engine writes and reads.
-pub const STATE_VERSION: u64 = 1;
+pub const STATE_VERSION: u64 = 2;
 
 impl Engine {
     /// The engine's durable state as JSON (holds tokens: store it like a secret).
@@ -33,6 +39,8 @@ impl Engine {
             apps.insert(
                 app.name.clone(),
                 json!({
+                    "platform": app.platform,
+                    "account": app.account_id,
                     "token": c.token.as_ref().map(|t| json!({
                         "value": t.value.expose(),
                         "expires_at_ms": t.expires_at,
@@ -64,8 +72,11 @@ impl Engine {
     pub fn restore(config: Config, state: &str, now_ms: u64) -> Result<Engine, ConfigError> {
         let v: Value = serde_json::from_str(state)
             .map_err(|e| ConfigError::new("state", format!("not JSON: {e}")))?;
-        match v.get("version").and_then(Value::as_u64) {
-            Some(STATE_VERSION) => {}
+        let version = v.get("version").and_then(Value::as_u64);
+        match version {
+            // Version 1 did not say which account an entry is for: its apps'
+            // entries are dropped below, its circuits kept.
+            Some(1) | Some(STATE_VERSION) => {}
             Some(other) => {
                 return Err(ConfigError::new(
                     "state.version",
@@ -83,6 +94,22 @@ impl Engine {
                 let Some(&a) = e.by_name.get(name) else {
                     continue;
                 };
+                let platform = s.get("platform").and_then(Value::as_str);
+                let account = s.get("account").and_then(Value::as_str);
+                let app = &e.apps[a];
+                if platform != Some(app.platform.as_str())
+                    || account != Some(app.account_id.as_str())
+                {
+                    let reason = match (platform, account) {
+                        (Some(p), Some(acc)) => format!(
+                            "exported for {p} account {acc}; the app is now {} account {}",
+                            app.platform, app.account_id
+                        ),
+                        _ => "the entry does not say which account it is for".into(),
+                    };
+                    e.dropped(a, "app", reason);
+                    continue;
+                }
                 let at = |f: &str| format!("state.apps.{name}.{f}");
                 if let Some(t) = s.get("token").filter(|t| !t.is_null()) {
                     let value = t
@@ -94,15 +121,19 @@ impl Engine {
                         .and_then(Value::as_u64)
                         .ok_or_else(|| bad(at("token.expires_at_ms")))?;
                     let refresh_at = t.get("refresh_at_ms").and_then(Value::as_u64);
-                    let cred = &mut e.apps[a].cred;
-                    cred.token = Some(Token {
-                        value: Secret::new(value),
-                        expires_at,
-                        refresh_at,
-                    });
-                    cred.gen += 1;
-                    if let Some(r) = refresh_at {
-                        e.timer(r, Timer::Refresh(a));
+                    if expires_at <= now_ms {
+                        e.dropped(a, "token", "expired".into());
+                    } else {
+                        let cred = &mut e.apps[a].cred;
+                        cred.token = Some(Token {
+                            value: Secret::new(value),
+                            expires_at,
+                            refresh_at,
+                        });
+                        cred.gen += 1;
+                        if let Some(r) = refresh_at {
+                            e.timer(r, Timer::Refresh(a));
+                        }
                     }
                 }
                 if let Some(r) = s.get("refresh_token").and_then(Value::as_str) {
@@ -164,5 +195,10 @@ impl Engine {
             }
         }
         Ok(e)
+    }
+
+    fn dropped(&mut self, a: usize, what: &'static str, reason: String) {
+        let app = self.apps[a].name.clone();
+        self.event(Event::StateDropped { app, what, reason });
     }
 }

@@ -89,8 +89,10 @@ impl Engine {
 
     fn ticket_key(&self, a: usize, kind: &str) -> String {
         format!(
-            "{}ticket:{}:{kind}",
-            self.cfg.store_prefix, self.apps[a].store_id
+            "{}ticket:{}:{}",
+            self.cfg.store_prefix,
+            self.apps[a].store_id,
+            crate::platform::account::key_part(kind)
         )
     }
 
@@ -135,11 +137,20 @@ impl Engine {
             }
             _ => None,
         };
+        let account = self.apps[a].store_id.clone();
+        let stored = stored.filter(|v| {
+            let mine = v.get("account").and_then(Value::as_str) == Some(account.as_str());
+            if !mine && v.get("v").and_then(Value::as_u64) == Some(1) {
+                self.foreign_value(a, "ticket");
+            }
+            mine
+        });
         let fresh = stored.and_then(|v| {
             let t = v.get("ticket")?.as_str()?.to_string();
             let exp = v.get("expires_at_ms")?.as_u64()?;
             let refresh = v.get("refresh_at_ms")?.as_u64()?;
-            (v.get("v")?.as_u64()? == 1 && now < refresh).then_some((t, exp, refresh))
+            // Never past its expiry, whatever refresh point the value claims.
+            (v.get("v")?.as_u64()? == 1 && now < refresh && now < exp).then_some((t, exp, refresh))
         });
         match fresh {
             Some((t, exp, refresh)) => {
@@ -170,20 +181,36 @@ impl Engine {
             },
             Err(e) => Err(e),
         };
-        match parsed {
+        // Expiry counts from when the fetch started: retries and a slow
+        // answer can use up a short-lived ticket before it arrives, and one
+        // already expired must not be handed out.
+        let parsed = match parsed {
             Ok((ticket, expires_in)) => {
                 let expires = f.sent_at.saturating_add(
                     expires_in
                         .saturating_mul(1000)
                         .min(crate::engine::MAX_DURATION_MS),
                 );
+                if expires <= now {
+                    Err(ApiError::new(
+                        ErrorKind::MalformedResponse,
+                        format!("the ticket endpoint answered a ticket already expired (expires_in {expires_in})"),
+                    ))
+                } else {
+                    Ok((ticket, expires))
+                }
+            }
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok((ticket, expires)) => {
                 let life = expires.saturating_sub(f.sent_at);
                 let refresh = (expires - self.cfg.refresh_margin_ms.min(life / 2))
                     .max(now + 1000)
                     .min(expires);
                 if self.cfg.store == StoreMode::External {
                     let key = self.ticket_key(f.app, &f.kind);
-                    let value = json!({"v": 1, "ticket": ticket, "expires_at_ms": expires, "refresh_at_ms": refresh}).to_string();
+                    let value = json!({"v": 1, "account": self.apps[f.app].store_id, "ticket": ticket, "expires_at_ms": expires, "refresh_at_ms": refresh}).to_string();
                     self.store(
                         StoreCommand::Set {
                             key,
@@ -239,6 +266,25 @@ impl Engine {
         for id in waiting {
             self.complete(id, name.clone(), Ok(reply.clone()));
         }
+    }
+
+    /// Withdraws a ticket request still waiting on a fetch; the fetch goes
+    /// on for the others (and the cache). False if no such request waits.
+    pub(crate) fn cancel_ticket_request(&mut self, id: CallId) -> bool {
+        for a in 0..self.apps.len() {
+            let found = self.apps[a].tickets.values_mut().any(|slot| {
+                let before = slot.waiting.len();
+                slot.waiting.retain(|w| *w != id);
+                slot.waiting.len() != before
+            });
+            if found {
+                let name = self.apps[a].name.clone();
+                let e = ApiError::new(ErrorKind::Cancelled, "the caller cancelled the request");
+                self.complete(id, name, Err(e));
+                return true;
+            }
+        }
+        false
     }
 
     /// Emits `Done` for a ticket request.

@@ -53,8 +53,14 @@ pub(crate) struct Account {
     pub(crate) quota_mode: QuotaMode,
     pub(crate) limits: Arc<HashMap<String, u64>>,
     pub(crate) rates: Rates,
-    /// Identity of the credential in a shared store.
+    /// Identity of the credential in a shared store and in exported state:
+    /// platform, account (app id, or corp id and agent id) and token
+    /// endpoint, each part escaped.
     pub(crate) store_id: String,
+    /// The platform as configured and the account (escaped app id, or corp
+    /// id and agent id): what exported state is bound to.
+    pub(crate) platform: String,
+    pub(crate) account_id: String,
     /// API security material, when the app seals calls.
     pub(crate) security: Option<Box<crate::crypto::api_security::AppSecurity>>,
 }
@@ -84,6 +90,21 @@ impl Account {
         }
         out
     }
+}
+
+/// One part of a store key: `%`, `:` and `=` percent-encoded, so parts
+/// joined with `:` split back unambiguously; ordinary ids pass unchanged.
+pub(crate) fn key_part(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            ':' => out.push_str("%3A"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn check_url(field: &str, url: &str) -> Result<String, ConfigError> {
@@ -384,12 +405,20 @@ pub(crate) fn resolve(
         .clone()
         .or_else(|| p.default_token_endpoint.clone())
         .unwrap_or_default();
-    let who = match (&a.corp_id, &a.agent_id, &a.app_id) {
-        (Some(c), Some(ag), _) => format!("{c}:{ag}"),
-        (_, _, Some(id)) => id.clone(),
-        _ => a.id.clone(),
+    // Every part escaped, so no two accounts share a key whatever their ids
+    // hold (a WeCom corp id with a `:` cannot pose as another corp's agent).
+    let account_id = match (&a.corp_id, &a.agent_id, &a.app_id) {
+        (Some(c), Some(ag), _) => format!("{}:{}", key_part(c), key_part(ag)),
+        (_, _, Some(id)) => key_part(id),
+        // No account id (a static credential): the local name, marked so it
+        // cannot equal an account id.
+        _ => format!("={}", key_part(&a.id)),
     };
-    let store_id = format!("{}:{}:{}", p.name, who, endpoint_name);
+    let store_id = format!(
+        "{}:{account_id}:{}",
+        key_part(&p.name),
+        key_part(&endpoint_name)
+    );
     let security = match &a.api_security {
         None => None,
         Some(_) if a.app_id.is_none() => {
@@ -417,6 +446,8 @@ pub(crate) fn resolve(
         limits,
         rates,
         store_id,
+        platform: a.platform.clone(),
+        account_id,
         security,
         rt,
     })

@@ -293,7 +293,7 @@ pub(crate) fn parse_profile(
             obj.insert("name".into(), serde_json::Value::String(name.to_string()));
         }
     }
-    serde_path_to_error::deserialize::<_, Profile>(merged).map_err(|e| {
+    let profile = serde_path_to_error::deserialize::<_, Profile>(merged).map_err(|e| {
         let path = e.path().to_string();
         let at = if path == "." || path.is_empty() {
             field.to_string()
@@ -301,7 +301,72 @@ pub(crate) fn parse_profile(
             format!("{field}.{path}")
         };
         ConfigError::new(at, e.into_inner().to_string())
-    })
+    })?;
+    profile.check_bounds(field)?;
+    Ok(profile)
+}
+
+impl Profile {
+    /// A custom profile's durations and counts within the same documented
+    /// ranges as the configuration's, so none can overflow a time.
+    fn check_bounds(&self, at: &str) -> Result<(), ConfigError> {
+        use crate::config::bounds::{check, COUNT, DAY};
+        for (table, rules) in [
+            ("errors", &self.errors),
+            ("token_errors", &self.token_errors),
+        ] {
+            for (i, r) in rules.iter().enumerate() {
+                if let Some(ms) = r.retry_after_ms {
+                    check(format!("{at}.{table}[{i}].retry_after_ms"), ms, 0, DAY)?;
+                }
+                if let Some(ms) = r.block_ms {
+                    check(format!("{at}.{table}[{i}].block_ms"), ms, 0, DAY)?;
+                }
+            }
+        }
+        let endpoints = self
+            .token_endpoints
+            .iter()
+            .map(|(k, v)| (format!("{at}.token_endpoints.{k}"), v))
+            .chain(
+                self.refresh_endpoint
+                    .iter()
+                    .map(|v| (format!("{at}.refresh_endpoint"), v)),
+            );
+        for (f, ep) in endpoints {
+            // A year: longer lifetimes are not tokens any platform issues.
+            check(
+                format!("{f}.default_expires_in_s"),
+                ep.default_expires_in_s,
+                1,
+                365 * DAY / 1000,
+            )?;
+            check(format!("{f}.renew_window_ms"), ep.renew_window_ms, 0, DAY)?;
+            if let Some(l) = &ep.force_limit {
+                check(
+                    format!("{f}.force_limit.per_day"),
+                    l.per_day.into(),
+                    0,
+                    1000,
+                )?;
+                check(
+                    format!("{f}.force_limit.min_interval_ms"),
+                    l.min_interval_ms,
+                    0,
+                    DAY,
+                )?;
+            }
+        }
+        for (tier, table) in &self.quota {
+            for (path, n) in table {
+                check(format!("{at}.quota.{tier}.{path}"), *n, 0, COUNT)?;
+            }
+        }
+        if let Some(rl) = &self.rate_limit {
+            rl.check_bounds(&format!("{at}.rate_limit"))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,10 @@ def result_app(**kw):
 
 
 def cfg(*apps, retry=None, **kw):
-    c = {"apps": list(apps), "seed": 1, "retry": {"jitter": False}}
+    # The engine's own deadlines are off in the scenarios unless one sets
+    # them: each wake time then speaks of the behaviour under test.
+    c = {"apps": list(apps), "seed": 1, "retry": {"jitter": False},
+         "call_timeout_ms": None, "store_timeout_ms": None}
     if retry:
         c["retry"].update(retry)
     c.update(kw)
@@ -84,8 +87,11 @@ def cfg(*apps, retry=None, **kw):
 
 # ---- inputs ----
 
-def submit(t, path, app="oa", method="GET", query=None, json=None, body=None, content_type=None, idempotent=None):
+def submit(t, path, app="oa", method="GET", query=None, json=None, body=None, content_type=None, idempotent=None,
+           timeout_ms=None):
     v = {"app": app, "method": method, "path": path}
+    if timeout_ms is not None:
+        v["timeout_ms"] = timeout_ms
     if query:
         v["query"] = query
     if json is not None:
@@ -127,6 +133,10 @@ def poll(t):
     return {"now_ms": t, "input": {"poll": {}}}
 
 
+def cancel(t, id):
+    return {"now_ms": t, "input": {"cancel": {"id": id}}}
+
+
 def restart(t):
     return {"now_ms": t, "input": {"restart": {}}}
 
@@ -135,7 +145,7 @@ def restore(t, state):
     return {"now_ms": t, "input": {"restore": {"state": state}}}
 
 
-def state(apps, circuits=None, version=1):
+def state(apps, circuits=None, version=2):
     return {"version": version, "apps": apps, "circuits": circuits or {}}
 
 
@@ -240,10 +250,55 @@ def with_token(token="T1", app="oa", expires=T0 + 2 * HOUR, refresh=R, **extra):
     return restore(T0, state({app: app_state(token, expires, refresh, **extra)}))
 
 
+def key_part(s):
+    """One part of a store key: %, : and = percent-encoded."""
+    return s.replace("%", "%25").replace(":", "%3A").replace("=", "%3D")
+
+
+def account_of(app):
+    """(platform, account) an app's state and shared values are bound to."""
+    if app.get("corp_id") is not None and app.get("agent_id") is not None:
+        acc = f"{key_part(app['corp_id'])}:{key_part(app['agent_id'])}"
+    elif app.get("app_id") is not None:
+        acc = key_part(app["app_id"])
+    else:
+        acc = "=" + key_part(app["id"])
+    return app["platform"], acc
+
+
+def bind_state(config, st):
+    """Names each app entry's platform and account from the config, unless
+    the scenario gives them (to test a mismatch)."""
+    apps = {a["id"]: a for a in config.get("apps", [])}
+    for name, entry in st.get("apps", {}).items():
+        if name in apps and "platform" not in entry:
+            entry["platform"], entry["account"] = account_of(apps[name])
+
+
+# Host entropy for fleet scenarios (base64 of 32 bytes), and the lease owner
+# the engine derives from it: the first 8 bytes of
+# SHA-256("wxcore lease owner:" + entropy), in hex, after the instance name.
+ENTROPY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+
+def owner(name="p1", entropy=ENTROPY):
+    import hashlib
+    return f"{name}-" + hashlib.sha256(b"wxcore lease owner:" + entropy.encode()).hexdigest()[:16]
+
+
+def lease_ttl(attempts=3, timeout=5000, max_delay=5000):
+    """A token fetch's worst case: every attempt timing out and every
+    backoff at its ceiling, twice (a forced fetch may follow), plus one
+    more timeout."""
+    return 2 * (attempts * timeout + (attempts - 1) * max_delay) + timeout
+
+
 def scenario(name, config, *pairs, about=None):
     """pairs: (step, [expected outputs]) in order."""
     steps, expect = [], []
     for step, outs in pairs:
+        if "restore" in step["input"]:
+            bind_state(config, step["input"]["restore"]["state"])
         steps.append(step)
         expect.extend(outs)
     s = {"name": name}

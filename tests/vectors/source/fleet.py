@@ -13,11 +13,12 @@ def qk(path, t=T0):
 
 
 def fcfg(**kw):
-    return cfg(oa(), store="external", instance_id="p1", lease_ms=10_000, store_poll_ms=250, **kw)
+    return cfg(oa(), store="external", instance_id="p1", entropy=ENTROPY, store_poll_ms=250, **kw)
 
 
-def stored(token, exp, refresh):
-    return _json.dumps({"v": 1, "token": token, "expires_at_ms": exp, "refresh_at_ms": refresh})
+def stored(token, exp, refresh, account="wxA"):
+    return _json.dumps({"v": 1, "account": f"wechat-oa:{account}:stable", "token": token,
+                        "expires_at_ms": exp, "refresh_at_ms": refresh})
 
 
 def incr(id, path, t):
@@ -42,16 +43,16 @@ SCENARIOS = [
         "fleet: on a miss take the lease, read again, fetch, publish with a TTL, release the lease",
         fcfg(),
         (submit(T0, UI), [store(1, "get", TK), idle()]),
-        (sres(T0 + 10, 1, value=None), [store(2, "lock", LK, owner="p1", ttl_ms=10_000), idle()]),
+        (sres(T0 + 10, 1, value=None), [store(2, "lock", LK, owner=owner(), ttl_ms=lease_ttl()), idle()]),
         (sres(T0 + 20, 2, locked=True), [store(3, "get", TK), idle()]),
         (sres(T0 + 30, 3, value=None), [incr(4, "/cgi-bin/stable_token", T0 + 30), stable_fetch(1), idle()]),
         (resp(T0 + 100, 1, tok("S1")), [
             fetched(T0 + 30 + 2 * HOUR, T0 + 30 + HOUR),
             incr(5, UI, T0 + 100),
             store(6, "set", TK, ttl_ms=T0 + 30 + 2 * HOUR - (T0 + 100),
-                  value_json={"v": 1, "token": "S1", "expires_at_ms": T0 + 30 + 2 * HOUR,
+                  value_json={"v": 1, "account": "wechat-oa:wxA:stable", "token": "S1", "expires_at_ms": T0 + 30 + 2 * HOUR,
                               "refresh_at_ms": T0 + 30 + HOUR, "refresh_token": None}),
-            store(7, "unlock", LK, owner="p1"),
+            store(7, "unlock", LK, owner=owner()),
             idle(T0 + 30 + HOUR)]),
         (sres(T0 + 110, 6, ok=True), [idle(T0 + 30 + HOUR)]),
         (sres(T0 + 120, 5, count=1), [ui(2, "S1"), idle(T0 + 30 + HOUR)]),
@@ -60,7 +61,7 @@ SCENARIOS = [
         "fleet: a process that loses the lease polls the store and adopts the winner's token",
         fcfg(),
         (submit(T0, UI), [store(1, "get", TK), idle()]),
-        (sres(T0 + 10, 1, value=None), [store(2, "lock", LK, owner="p1"), idle()]),
+        (sres(T0 + 10, 1, value=None), [store(2, "lock", LK, owner=owner()), idle()]),
         (sres(T0 + 20, 2, locked=False), [idle(T0 + 270)]),
         (poll(T0 + 270), [store(3, "get", TK), idle()]),
         (sres(T0 + 280, 3, value=None), [store(4, "lock", LK), idle()]),
@@ -91,7 +92,7 @@ SCENARIOS = [
         (sres(T0 + 10, 1, value=None), [store(2, "lock", LK), idle()]),
         (sres(T0 + 20, 2, locked=True), [store(3, "get", TK), idle()]),
         (sres(T0 + 30, 3, value=stored("S1", T0 + 2 * HOUR, T0 + HOUR)),
-         [fetched(T0 + 2 * HOUR, T0 + HOUR, source="store"), incr(4, UI, T0 + 30), store(5, "unlock", LK, owner="p1"), idle(T0 + HOUR)]),
+         [fetched(T0 + 2 * HOUR, T0 + HOUR, source="store"), incr(4, UI, T0 + 30), store(5, "unlock", LK, owner=owner()), idle(T0 + HOUR)]),
         (sres(T0 + 40, 4, count=1), [ui(1, "S1"), idle(T0 + HOUR)]),
     ),
     scenario(

@@ -36,7 +36,6 @@ def busy_retry_backoff():
 
 def jitter():
     rng = SplitMix64(7)
-    rng.next()  # the engine's lock-owner name takes the first draw
     d1 = 100 + rng.next() % 101  # attempt 2: base 200, jitter in [100, 200]
     d2 = 200 + rng.next() % 201  # attempt 3: 400, jitter in [200, 400]
     c = cfg(oa(), retry={"jitter": True}, seed=7)

@@ -67,7 +67,7 @@ SCENARIOS = [
         (resp(T0 + 100, 1, werr(-1)), [idle(T0 + 300)]),
         (poll(T0 + 300), [incr(5, "/cgi-bin/stable_token", T0 + 300), stable_fetch(2), idle()]),
         (resp(T0 + 400, 2, tok("S1")), [fetched(T0 + 300 + 2 * HOUR, T0 + 300 + HOUR), incr(6, UI, T0 + 400),
-                                       store(7, "set", TK), store(8, "unlock", LK, owner="p1"), idle(T0 + 300 + HOUR)]),
+                                       store(7, "set", TK), store(8, "unlock", LK, owner=owner()), idle(T0 + 300 + HOUR)]),
         (sres(T0 + 410, 6, count=1), [send(3, "GET", oa_url(UI, "S1")), idle(T0 + 300 + HOUR)]),
     ),
     scenario(

@@ -70,7 +70,7 @@ class VectorsTest {
             val (kind, v) = step.getValue("input").jsonObject.entries.first().let { it.key to it.value.jsonObject }
             when (kind) {
                 "submit" -> {
-                    val spec = JsonObject(v.filterKeys { it in setOf("app", "method", "path", "query", "idempotent", "content_type", "ticket") })
+                    val spec = JsonObject(v.filterKeys { it in setOf("app", "method", "path", "query", "idempotent", "content_type", "ticket", "timeout_ms") })
                     when {
                         "json" in v -> engine.submitWithBody(bytes(spec.toString()), bytes(v.getValue("json").toString()), now)
                         "body" in v -> {
@@ -105,6 +105,7 @@ class VectorsTest {
                         recorded.add(configError(e))
                     }
                 }
+                "cancel" -> engine.cancel(v.getValue("id").jsonPrimitive.long.toULong(), now)
                 "poll" -> {}
                 else -> error("unknown input $kind")
             }
