@@ -24,11 +24,11 @@ fn reply_1k() -> Vec<u8> {
 
 fn engine_with_token() -> Engine {
     let config = Config::from_json(
-        r#"{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wx123","secret":"s"}],"quota":{"mode":"enforce","limits":{"/cgi-bin/user/info":1000000000000000}}}"#,
+        r#"{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wx123","secret":"s"}],"quota":{"mode":"enforce","limits":{"/cgi-bin/user/info":1000000000000}}}"#,
     )
     .unwrap();
     let state = format!(
-        r#"{{"version":1,"apps":{{"oa":{{"token":{{"value":"TOKEN","expires_at_ms":{},"refresh_at_ms":{}}}}}}}}}"#,
+        r#"{{"version":2,"apps":{{"oa":{{"platform":"wechat-oa","account":"wx123","token":{{"value":"TOKEN","expires_at_ms":{},"refresh_at_ms":{}}}}}}}}}"#,
         NOW + 7_000_000,
         NOW + 3_600_000
     );
@@ -134,5 +134,54 @@ fn callback(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, full_cycle, envelopes, callback);
+/// 32,000 calls queued behind a concurrency cap of one, drained one answer
+/// at a time: the cost of the queue per call must not grow with its length.
+fn queue_drain(c: &mut Criterion) {
+    fn drain(n: usize) {
+        let config = Config::from_json(
+            r#"{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wx123","secret":"s"}],
+                "rate_limit":{"concurrency":1},"quota":{"mode":"off"}}"#,
+        )
+        .unwrap();
+        let state = format!(
+            r#"{{"version":2,"apps":{{"oa":{{"platform":"wechat-oa","account":"wx123","token":{{"value":"TOKEN","expires_at_ms":{},"refresh_at_ms":{}}}}}}}}}"#,
+            NOW + 7_000_000,
+            NOW + 3_600_000
+        );
+        let mut engine = Engine::restore(config, &state, NOW).unwrap();
+        for i in 0..n {
+            let path = if i % 2 == 0 {
+                "/cgi-bin/user/info"
+            } else {
+                "/cgi-bin/tags/get"
+            };
+            engine.submit(Call::get("oa", path), NOW);
+        }
+        let mut done = 0;
+        let mut out = Vec::new();
+        while done < n {
+            out.clear();
+            engine.poll_outputs(NOW, &mut out);
+            for o in out.drain(..) {
+                match o {
+                    Output::Send(req) => {
+                        engine.handle_response(req.id, HttpResponse::json("{}"), NOW)
+                    }
+                    Output::Done(_) => done += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut g = c.benchmark_group("queue_drain");
+    g.sample_size(10);
+    for n in [4_000usize, 32_000] {
+        g.bench_function(format!("{n}_calls_concurrency_1"), |b| {
+            b.iter(|| drain(black_box(n)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, full_cycle, envelopes, callback, queue_drain);
 criterion_main!(benches);

@@ -110,7 +110,7 @@ def worker_config(sim: Simulator, app_id: str, **extra) -> dict:
     return {
         "apps": [{"id": "oa", "platform": "wechat-oa", "app_id": app_id, "secret": "fleet-secret",
                   "hosts": [sim.primary, sim.dr], **extra.pop("app", {})}],
-        "store": "external", "store_prefix": "wxfleet:", "lease_ms": 2000, "store_poll_ms": 100,
+        "store": "external", "store_prefix": "wxfleet:", "store_poll_ms": 100,
         "refresh_margin_ms": 500, "timeout_ms": 3000,
         "retry": {"base_delay_ms": 20, "max_delay_ms": 200},
         **extra,

@@ -41,14 +41,18 @@ def test_a_worker_killed_holding_the_lease_is_replaced_after_the_lease_ttl(sim, 
     app = new_app()
     sim.configure(token_latency_ms=1500)  # the lease holder is still fetching when it dies
     r = rds.client()
-    [holder] = start_workers(1, job(sim, rds, app, 10_000, concurrency=1), prefix="holder")
+    # One attempt of at most 2 s: the lease (derived from a fetch's worst
+    # case, 2 × 2 s + 2 s) outlives the holder's fetch by design, and runs
+    # out 6 s after the holder took it.
+    quick = {"timeout_ms": 2000, "retry": {"max_attempts": 1, "base_delay_ms": 20, "max_delay_ms": 200}}
+    [holder] = start_workers(1, job(sim, rds, app, 10_000, concurrency=1, **quick), prefix="holder")
     for _ in range(200):
         if r.keys("wxfleet:lock:*"):
             break
         time.sleep(0.01)
     assert r.keys("wxfleet:lock:*"), "the first worker never took the lease"
     holder.kill()
-    others = start_workers(2, job(sim, rds, app, 5_000, concurrency=2), prefix="heir")
+    others = start_workers(2, job(sim, rds, app, 9_000, concurrency=2, **quick), prefix="heir")
     summaries = [w.wait() for w in others]
     t = totals(summaries)
     assert t["failed"] == 0 and t["ok"] == t["submitted"] > 0, summaries

@@ -163,8 +163,14 @@ pub struct Engine {
     pub(crate) last_now: u64,
     pub(crate) circuits: Circuits,
     pub(crate) timers: BinaryHeap<Reverse<(u64, Timer)>>,
-    /// `Timer::Request` backstops, apart so they never set the wake time.
-    backstops: BinaryHeap<Reverse<(u64, Timer)>>,
+    /// Deadlines from `call_timeout_ms`: every call gets the same one from a
+    /// time that never goes back, so they fall due in submission order and
+    /// a FIFO holds them; completed calls leave it from the front. (A heap
+    /// would keep every completed call's entry until its deadline.)
+    deadlines: VecDeque<(u64, Timer)>,
+    /// `Timer::Request` backstops, likewise in send order; apart because
+    /// they never set the wake time.
+    backstops: VecDeque<(u64, Timer)>,
     pub(crate) out: VecDeque<Output>,
     pub(crate) rng: Rng,
     /// Seeded with the host's entropy; only for API security.
@@ -253,7 +259,8 @@ impl Engine {
             last_now: 0,
             circuits: Circuits::default(),
             timers: BinaryHeap::new(),
-            backstops: BinaryHeap::new(),
+            deadlines: VecDeque::new(),
+            backstops: VecDeque::new(),
             out: VecDeque::new(),
             rng,
             csprng,
@@ -324,10 +331,13 @@ impl Engine {
             }
             Some(_) => None,
         };
+        // From the latest time seen, so config deadlines stay in order even
+        // if the host's clock steps back.
+        let base = self.last_now.max(now_ms);
         let deadline = call
             .timeout_ms
             .or(self.cfg.call_timeout_ms)
-            .map(|d| now_ms + d.min(MAX_CALL_TIMEOUT_MS));
+            .map(|d| base + d.min(MAX_CALL_TIMEOUT_MS));
         let method = call.parsed_method().unwrap_or(Method::Get);
         self.calls.insert(
             id,
@@ -346,7 +356,10 @@ impl Engine {
             },
         );
         if let (Some(at), None) = (deadline, &problem) {
-            self.timer(at, Timer::Deadline(id));
+            match self.calls[&id].call.timeout_ms {
+                Some(_) => self.timer(at, Timer::Deadline(id)),
+                None => self.deadlines.push_back((at, Timer::Deadline(id))),
+            }
         }
         match problem {
             Some(msg) => self.fail(id, ApiError::new(ErrorKind::InvalidRequest, msg)),
@@ -500,7 +513,7 @@ impl Engine {
     /// host bounds everything itself.
     pub(crate) fn backstop(&mut self, req: u64, now: u64) {
         if self.cfg.call_timeout_ms.is_some() {
-            let at = now + self.cfg.timeout_ms + REQUEST_GRACE_MS;
+            let at = self.last_now.max(now) + self.cfg.timeout_ms + REQUEST_GRACE_MS;
             self.timer(at, Timer::Request(req));
         }
     }
@@ -511,8 +524,29 @@ impl Engine {
 
     pub(crate) fn timer(&mut self, at: u64, t: Timer) {
         match t {
-            Timer::Request(_) => self.backstops.push(Reverse((at, t))),
+            Timer::Request(_) => self.backstops.push_back((at, t)),
             _ => self.timers.push(Reverse((at, t))),
+        }
+    }
+
+    /// Drops completed entries from the front of a FIFO of timers and
+    /// returns the live front.
+    fn fifo_front(&mut self, backstops: bool) -> Option<(u64, Timer)> {
+        loop {
+            let q = if backstops {
+                &self.backstops
+            } else {
+                &self.deadlines
+            };
+            let &(at, t) = q.front()?;
+            if self.timer_live(at, t) {
+                return Some((at, t));
+            }
+            if backstops {
+                self.backstops.pop_front();
+            } else {
+                self.deadlines.pop_front();
+            }
         }
     }
 
@@ -541,31 +575,37 @@ impl Engine {
             }
             self.timers.pop();
         }
-        // Request backstops (`backstops`) do not wake the host: anything
-        // waiting on a request has a deadline of its own that does, and a
-        // backstop fires on whatever input comes first after it is due.
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        // Request backstops do not wake the host: anything waiting on a
+        // request has a deadline of its own that does, and a backstop fires
+        // on whatever input comes first after it is due.
+        let heap = self.timers.peek().map(|Reverse((at, _))| *at);
+        let fifo = self.fifo_front(false).map(|(at, _)| at);
+        match (heap, fifo) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fires every timer due at `now`.
     pub(crate) fn advance(&mut self, now: u64) {
         self.last_now = self.last_now.max(now);
         loop {
-            // The earlier of the two heaps' fronts, if due.
-            let front = |h: &BinaryHeap<Reverse<(u64, Timer)>>| h.peek().map(|r| r.0);
-            let (at, t) = match (front(&self.timers), front(&self.backstops)) {
-                (Some(a), Some(b)) if b < a => b,
-                (Some(a), _) => a,
-                (None, Some(b)) => b,
-                (None, None) => break,
+            // The earliest of the heap's and the two FIFOs' fronts, if due.
+            let heap = self.timers.peek().map(|r| r.0);
+            let deadline = self.fifo_front(false);
+            let backstop = self.fifo_front(true);
+            let Some((at, t)) = [heap, deadline, backstop].into_iter().flatten().min() else {
+                break;
             };
             if at > now {
                 break;
             }
-            if front(&self.timers) == Some((at, t)) {
+            if heap == Some((at, t)) {
                 self.timers.pop();
+            } else if deadline == Some((at, t)) {
+                self.deadlines.pop_front();
             } else {
-                self.backstops.pop();
+                self.backstops.pop_front();
             }
             if !self.timer_live(at, t) {
                 continue;

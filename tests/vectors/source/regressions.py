@@ -117,5 +117,5 @@ SCENARIOS = [
     ),
     config_scenario("a zero rate limit would hold every call forever", cfg(oa(rate_limit={"per_minute": 0})), "apps[0].rate_limit.per_minute"),
     config_scenario("a zero concurrency cap would hold every call forever", cfg(oa(), rate_limit={"concurrency": 0}), "rate_limit.concurrency"),
-    config_scenario("a duration beyond 2^40 ms is refused", cfg(oa(), lease_ms=2 ** 41), "lease_ms"),
+    config_scenario("a lease beyond a day is refused", cfg(oa(), lease_ms=2 ** 41), "lease_ms"),
 ]
