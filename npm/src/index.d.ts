@@ -5,7 +5,7 @@ export type ErrorKind =
   | 'token_invalid' | 'credential_invalid' | 'secret_frozen' | 'ip_not_whitelisted'
   | 'admin_confirmation_required' | 'ip_blocked' | 'rate_limited' | 'quota_exhausted' | 'busy'
   | 'invalid_request' | 'permission_denied' | 'not_following' | 'business' | 'malformed_response'
-  | 'transport' | 'signature_invalid' | 'config' | 'unknown';
+  | 'transport' | 'signature_invalid' | 'config' | 'unknown' | 'timeout' | 'cancelled';
 
 export const KINDS: readonly ErrorKind[];
 
@@ -186,6 +186,8 @@ export class Engine {
   submit(spec: { app: string; method?: string; path: string; query?: [string, string][]; idempotent?: boolean; content_type?: string } | string, body?: Uint8Array, nowMs?: number): number;
   handleResponse(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): void;
   handleTransportError(id: number, kind: 'dns' | 'connect' | 'timeout' | 'reset' | 'tls', nowMs?: number): void;
+  /** Withdraws a call: it completes with kind `cancelled`; false if it had already completed. */
+  cancel(callId: number, nowMs?: number): boolean;
   handleStoreResult(id: number, result: StoreResult | string, nowMs?: number): void;
   /** Submits and returns the outputs at once (one boundary crossing). */
   submitPoll(spec: Parameters<Engine['submit']>[0], body?: Uint8Array, nowMs?: number): { callId: number; outputs: Output[]; wakeAtMs: number | null };
