@@ -21,7 +21,7 @@ test('the packed tarball installs and imports as CommonJS and ESM', () => {
     writeFileSync(join(scratch, 'a.cjs'), `const ${names} = require('wxcore'); ${probe}`);
     writeFileSync(join(scratch, 'b.mjs'), `import ${names} from 'wxcore'; ${probe}`);
     for (const f of ['a.cjs', 'b.mjs']) {
-      assert.equal(execFileSync('node', [f], { cwd: scratch, encoding: 'utf8' }).trim(), 'function 18 function function function 40', f);
+      assert.equal(execFileSync('node', [f], { cwd: scratch, encoding: 'utf8' }).trim(), 'function 20 function function function 40', f);
     }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
