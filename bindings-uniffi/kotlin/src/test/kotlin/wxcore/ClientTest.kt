@@ -110,6 +110,6 @@ class ClientTest {
         }
         assertEquals("config", e.kind)
         assertEquals("apps[0].token_path", e.field)
-        assertEquals(18, KINDS.size)
+        assertEquals(20, KINDS.size)
     }
 }
