@@ -151,8 +151,10 @@ impl Engine {
                                         .get("used")
                                         .and_then(Value::as_u64)
                                         .ok_or_else(|| bad(at("quota")))?,
-                                    warned: n.get("warned").and_then(Value::as_u64).unwrap_or(0)
-                                        as u8,
+                                    warned: n
+                                        .get("warned")
+                                        .and_then(Value::as_u64)
+                                        .map_or(0, |w| u8::try_from(w).unwrap_or(u8::MAX)),
                                     exhausted: n
                                         .get("exhausted")
                                         .and_then(Value::as_bool)
@@ -177,7 +179,10 @@ impl Engine {
                 if let Some(f) = s.get("forced") {
                     let cred = &mut e.apps[a].cred;
                     cred.forced_day = f.get("day").and_then(Value::as_u64).unwrap_or(0);
-                    cred.forced_count = f.get("count").and_then(Value::as_u64).unwrap_or(0) as u32;
+                    cred.forced_count = f
+                        .get("count")
+                        .and_then(Value::as_u64)
+                        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
                     cred.last_forced_ms = f.get("last_ms").and_then(Value::as_u64);
                 }
             }
@@ -187,7 +192,10 @@ impl Engine {
                 e.circuits.hosts.insert(
                     host.clone(),
                     Circuit {
-                        failures: c.get("failures").and_then(Value::as_u64).unwrap_or(0) as u32,
+                        failures: c
+                            .get("failures")
+                            .and_then(Value::as_u64)
+                            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
                         open_until: c.get("open_until_ms").and_then(Value::as_u64),
                         probing: false,
                     },

@@ -452,3 +452,40 @@ pub(crate) fn resolve(
         rt,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_id_of(app: serde_json::Value) -> String {
+        let cfg = Config::from_value(serde_json::json!({ "apps": [app] })).unwrap();
+        let profiles = load_profiles(&cfg).unwrap();
+        resolve(&cfg, 0, &cfg.apps[0], &profiles, &mut LimitCache::new())
+            .unwrap()
+            .store_id
+    }
+
+    #[test]
+    fn ids_that_would_join_alike_get_distinct_keys() {
+        let a = store_id_of(
+            serde_json::json!({"id": "a", "platform": "wecom", "corp_id": "a:b", "agent_id": "c", "secret": "s"}),
+        );
+        let b = store_id_of(
+            serde_json::json!({"id": "b", "platform": "wecom", "corp_id": "a", "agent_id": "b:c", "secret": "s"}),
+        );
+        assert_eq!(a, "wecom:a%3Ab:c:gettoken");
+        assert_eq!(b, "wecom:a:b%3Ac:gettoken");
+        // An account id cannot pose as a local name, nor `%` as an escape.
+        let c = store_id_of(
+            serde_json::json!({"id": "x", "platform": "result", "base_url": "https://r.example",
+            "app_id": "=x", "secret": "s", "token_placement": {"in": "header", "name": "t"}}),
+        );
+        let d = store_id_of(
+            serde_json::json!({"id": "x", "platform": "result", "base_url": "https://r.example",
+            "secret": "s", "token_placement": {"in": "header", "name": "t"}}),
+        );
+        assert_eq!(c, "result:%3Dx:");
+        assert_eq!(d, "result:=x:");
+        assert_eq!(key_part("50%:="), "50%25%3A%3D");
+    }
+}
