@@ -11,6 +11,15 @@ use wxcore::{
     TransportErrorKind,
 };
 
+macro_rules! log {
+    ($s:expr, $($t:tt)*) => {
+        if $s.trace.is_some() {
+            let m = format!($($t)*);
+            $s.log(m);
+        }
+    };
+}
+
 pub const T0: u64 = 1_700_000_000_000;
 const MAX_STEPS: usize = 160;
 
@@ -197,6 +206,21 @@ pub struct Run {
     trace: Option<Vec<String>>,
 }
 
+/// `WXFUZZ_SKIP=ticket,ipblock,quota,wake,refresh` turns checks off, to keep
+/// fuzzing for other findings once one is known and written up.
+fn skip(check: &str) -> bool {
+    static SKIP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SKIP.get_or_init(|| {
+        std::env::var("WXFUZZ_SKIP")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect()
+    })
+    .iter()
+    .any(|s| s == check)
+}
+
 fn clamp(t: u64) -> u64 {
     t.min(MAX_TIME_MS)
 }
@@ -307,12 +331,12 @@ impl Run {
                     if let Some(a) = self.fetch_key_app(&op.command) {
                         self.model[a].fetching = true;
                     }
-                    self.log(format!(
+                    log!(self, 
                         "  <- Store #{} {} {}",
                         op.id,
                         op.command.name(),
                         op.command.key()
-                    ));
+                    );
                     self.stores.push((op.id, op.command));
                 }
                 Output::Done(c) => {
@@ -321,7 +345,7 @@ impl Run {
                         Ok(r) => format!("ok {}", String::from_utf8_lossy(&r.body)),
                         Err(e) => format!("err {e}"),
                     };
-                    self.log(format!("  <- Done call {id}: {summary}"));
+                    log!(self, "  <- Done call {id}: {summary}");
                     if !self.submitted.contains(&id) {
                         return Err(format!("Done for call {id}, which was never submitted"));
                     }
@@ -342,7 +366,7 @@ impl Run {
                 }
                 Output::Event(e) => self.on_event(e)?,
                 Output::Idle { wake_at_ms } => {
-                    self.log(format!("  <- Idle wake_at_ms={wake_at_ms:?}"));
+                    log!(self, "  <- Idle wake_at_ms={wake_at_ms:?}");
                     self.wake = wake_at_ms;
                     return self.check_idle(wake_at_ms);
                 }
@@ -383,7 +407,7 @@ impl Run {
             _ => None,
         };
         let shown_url = r.url.replace(SECRET, "<secret>");
-        self.log(format!("  <- Send #{} {} {shown_url}", r.id, r.method));
+        log!(self, "  <- Send #{} {} {shown_url}", r.id, r.method);
         if let Some(app) = token_app {
             self.model[app].fetching = true;
             self.sends.push(Pending {
@@ -411,7 +435,7 @@ impl Run {
             }
         }
         if let Some(a) = app {
-            if now < self.blocked_until[a] {
+            if now < self.blocked_until[a] && !skip("ipblock") {
                 return Err(format!(
                     "Send #{} ({path}) for app `{}` at now={now}, inside the IP block announced until {}",
                     r.id, APPS[a], self.blocked_until[a]
@@ -423,7 +447,7 @@ impl Run {
                     .entry((a, path.clone(), shanghai_day(now)))
                     .or_insert(0);
                 *n += 1;
-                if *n > limit {
+                if *n > limit && !skip("quota") {
                     return Err(format!(
                         "Send #{} is app `{}`'s call number {n} to {path} on Shanghai day {} (enforced limit {limit})",
                         r.id,
@@ -441,6 +465,9 @@ impl Run {
     }
 
     fn check_ticket(&mut self, id: u64, body: &[u8]) -> Result<(), String> {
+        if skip("ticket") {
+            return Ok(());
+        }
         let now = clamp(self.now);
         let v: serde_json::Value = serde_json::from_slice(body)
             .map_err(|_| format!("ticket reply for call {id} is not JSON"))?;
@@ -465,7 +492,7 @@ impl Run {
         if leaks(&text) {
             return Err(format!("event leaks a secret: {text}"));
         }
-        self.log(format!("  <- Event {e:?}"));
+        log!(self, "  <- Event {e:?}");
         match e {
             Event::IpBlocked { app, until_ms, .. } => {
                 if let Some(a) = app_index(&app) {
@@ -509,7 +536,7 @@ impl Run {
     fn check_idle(&mut self, wake: Option<u64>) -> Result<(), String> {
         let now = clamp(self.now);
         if let Some(w) = wake {
-            if w > MAX_TIME_MS + MAX_DURATION_MS {
+            if w > MAX_TIME_MS + MAX_DURATION_MS && !skip("wake") {
                 return Err(format!(
                     "Idle at now={now} asks to be woken at {w}, beyond the engine's clamp (MAX_TIME_MS + MAX_DURATION_MS = {})",
                     MAX_TIME_MS + MAX_DURATION_MS
@@ -519,7 +546,7 @@ impl Run {
         for a in 0..3 {
             let m = self.model[a];
             let Some((expires, Some(refresh))) = m.current else { continue };
-            if m.fetching || now >= expires {
+            if m.fetching || now >= expires || skip("refresh") {
                 continue;
             }
             if refresh <= now {
@@ -548,12 +575,12 @@ impl Run {
         };
         call.idempotent = idempotent;
         let id = self.engine.submit(call, self.now);
-        self.log(format!(
+        log!(self, 
             "now={} submit call {id}: {} {app} {path}{}",
             self.now,
             if post { "POST" } else { "GET" },
             if idempotent { " (idempotent)" } else { "" }
-        ));
+        );
         self.submitted.insert(id);
         Ok(())
     }
@@ -614,12 +641,12 @@ impl Run {
                 String::new(),
             ),
         };
-        self.log(format!(
+        log!(self, 
             "now={} answer Send #{} with HTTP {status} {body}{}",
             self.now,
             p.id,
             if headers.is_empty() { String::new() } else { format!(" {headers:?}") }
-        ));
+        );
         let mut all = vec![("Content-Type".to_string(), "application/json".to_string())];
         all.extend(headers);
         self.engine.handle_response(
@@ -715,12 +742,12 @@ impl Run {
                 _ => StoreResult::Locked(true),
             },
         };
-        self.log(format!(
+        log!(self, 
             "now={} answer Store #{id} ({} {}) with {result:?}",
             self.now,
             cmd.name(),
             cmd.key()
-        ));
+        );
         self.engine.handle_store_result(id, result, self.now);
     }
 
@@ -736,7 +763,7 @@ impl Run {
                 let app = APPS[app as usize % APPS.len()];
                 let kind = KINDS[kind as usize % KINDS.len()];
                 let id = self.engine.submit_ticket(app, kind, self.now);
-                self.log(format!("now={} submit_ticket {app} {kind} -> call {id}", self.now));
+                log!(self, "now={} submit_ticket {app} {kind} -> call {id}", self.now);
                 self.submitted.insert(id);
                 self.ticket_ids.insert(id);
             }
@@ -759,7 +786,7 @@ impl Run {
                     TransportErrorKind::Reset,
                     TransportErrorKind::Tls,
                 ][kind as usize % 5];
-                self.log(format!("now={} transport error {kind:?} for Send #{}", self.now, p.id));
+                log!(self, "now={} transport error {kind:?} for Send #{}", self.now, p.id);
                 self.engine.handle_transport_error(p.id, kind, self.now);
             }
             Step::Store { pick, how } => {
@@ -786,15 +813,15 @@ impl Run {
                     }
                 };
                 self.now = self.now.saturating_add(d);
-                self.log(format!("clock +{d} ms -> now={}", self.now));
+                log!(self, "clock +{d} ms -> now={}", self.now);
             }
             Step::ToWake => {
                 if let Some(w) = self.wake {
                     self.now = self.now.max(w);
                 }
-                self.log(format!("clock to wake -> now={}", self.now));
+                log!(self, "clock to wake -> now={}", self.now);
             }
-            Step::Poll => self.log(format!("now={} poll", self.now)),
+            Step::Poll => log!(self, "now={} poll", self.now),
         }
         self.drain()
     }
@@ -802,7 +829,7 @@ impl Run {
     /// Answers everything with success and follows the timers until every
     /// call has its `Done` (or gives up and reports the lost ones).
     pub fn settle(&mut self) -> Result<(), String> {
-        self.log("-- settle: answer everything with success, follow the timers".into());
+        log!(self, "-- settle: answer everything with success, follow the timers");
         for _ in 0..5_000 {
             if self.done.len() == self.submitted.len() && self.sends.is_empty() && self.stores.is_empty() {
                 return Ok(());
@@ -815,10 +842,10 @@ impl Run {
                 self.answer_store(id, cmd, StoreHow::Honest);
             } else if let Some(w) = self.wake.filter(|&w| w > self.now) {
                 self.now = w;
-                self.log(format!("clock to wake -> now={}", self.now));
+                log!(self, "clock to wake -> now={}", self.now);
             } else {
                 self.now = self.now.saturating_add(3_600_000);
-                self.log(format!("clock +1h -> now={}", self.now));
+                log!(self, "clock +1h -> now={}", self.now);
             }
             self.drain()?;
         }
