@@ -1,6 +1,8 @@
 //! The harness itself: hand-written step sequences for the suspects of the
 //! security review, each replayed through `engine::run` with its trace.
-//! `cargo test` here (stable is fine) prints which promises break.
+//! `cargo test` here (stable is fine) prints which promises break. Each test
+//! asserts the broken promise of FUZZING.md (F1–F4) still reproduces: flip
+//! `is_err()` to `is_ok()` once the core is fixed, and they become regression tests.
 use wxcore_fuzz::engine::{run, Answer, Clock, Expires, Input, Step};
 
 fn show(name: &str, input: Input) -> Result<(), String> {
