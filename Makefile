@@ -15,7 +15,7 @@ WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -133,3 +133,24 @@ bench-bindings: npm-build
 
 fmt:
 	$(CARGO) fmt --all
+
+## Fuzzing (fuzz/, its own cargo workspace, nightly + cargo-fuzz): each target
+## runs FUZZ_SECONDS (default 60); FUZZ_TARGETS picks some; FUZZ_FLAGS adds
+## cargo-fuzz flags (default: optimised, no sanitizer; the core forbids unsafe).
+## Findings land in fuzz/artifacts/<target>/; see FUZZING.md.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= engine config callback state api_security
+FUZZ_FLAGS ?= -O --sanitizer=none
+
+fuzz-tools:
+	@command -v rustup >/dev/null || { echo "rustup not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz
+
+fuzz: fuzz-tools
+	cd fuzz && cargo +nightly fuzz build $(FUZZ_FLAGS)
+	cd fuzz && fail=0; for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t; \
+		echo "== fuzz target $$t for $(FUZZ_SECONDS) s"; \
+		cargo +nightly fuzz run $(FUZZ_FLAGS) $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || fail=1; \
+	done; exit $$fail

@@ -1,0 +1,70 @@
+//! The harness itself: hand-written step sequences for the suspects of the
+//! security review, each replayed through `engine::run` with its trace.
+//! `cargo test` here (stable is fine) prints which promises break. Each test
+//! asserts the broken promise of FUZZING.md (F1–F4) still reproduces: flip
+//! `is_err()` to `is_ok()` once the core is fixed, and they become regression tests.
+use wxcore_fuzz::engine::{run, Answer, Clock, Expires, Input, Step};
+
+fn show(name: &str, input: Input) -> Result<(), String> {
+    let (r, trace) = run(&input, true);
+    println!("=== {name}: {r:?}\n{trace}\n");
+    r
+}
+
+#[test]
+fn ticket_answered_after_its_expiry() {
+    // Memory store, no rate limits (config 2).
+    let r = show("ticket", Input { config: 2, steps: vec![
+        Step::Ticket { app: 0, kind: 0 },                   // oa jsapi: token fetch goes out
+        Step::Answer { pick: 0, answer: Answer::Ok(Expires::TwoHours) }, // token; ticket call goes out
+        Step::Clock(Clock::Secs(5)),
+        Step::Answer { pick: 0, answer: Answer::Ok(Expires::One) },      // ticket, expires_in 1
+    ]});
+    assert!(r.is_err());
+}
+
+#[test]
+fn queued_call_sent_inside_ip_block() {
+    // Memory store, rate limits (config 0): burst 3 per path.
+    let mut steps = vec![Step::Submit { app: 0, path: 0, post: false, idempotent: false }];
+    steps.push(Step::Answer { pick: 0, answer: Answer::Ok(Expires::TwoHours) });
+    for _ in 0..4 {
+        steps.push(Step::Submit { app: 0, path: 0, post: false, idempotent: false });
+    }
+    // The first call in flight answers 89507 (IP blocked for an hour).
+    steps.push(Step::Answer { pick: 0, answer: Answer::Code(8) });
+    steps.push(Step::Clock(Clock::Secs(30)));
+    steps.push(Step::ToWake);
+    let r = show("ip block", Input { config: 0, steps });
+    assert!(r.is_err());
+}
+
+#[test]
+fn queued_calls_sent_past_quota() {
+    // Memory store, rate limits (config 0): app `oc` has concurrency 2;
+    // /cgi-bin/user/get has a daily limit of 2.
+    let mut steps = vec![Step::Submit { app: 1, path: 0, post: false, idempotent: false }];
+    steps.push(Step::Answer { pick: 0, answer: Answer::Ok(Expires::TwoHours) }); // token
+    steps.push(Step::Submit { app: 1, path: 0, post: false, idempotent: false });
+    // Both slots busy: three calls to the limited path queue up.
+    for _ in 0..3 {
+        steps.push(Step::Submit { app: 1, path: 2, post: false, idempotent: false });
+    }
+    // The slots free up: the queue drains.
+    for _ in 0..4 {
+        steps.push(Step::Answer { pick: 0, answer: Answer::Ok(Expires::TwoHours) });
+        steps.push(Step::Clock(Clock::Secs(3)));
+        steps.push(Step::ToWake);
+    }
+    let r = show("quota", Input { config: 0, steps });
+    assert!(r.is_err());
+}
+
+#[test]
+fn huge_expires_in_wakes_beyond_the_clamp() {
+    let r = show("wake", Input { config: 2, steps: vec![
+        Step::Submit { app: 0, path: 0, post: false, idempotent: false },
+        Step::Answer { pick: 0, answer: Answer::Ok(Expires::Huge(u64::MAX / 2)) },
+    ]});
+    assert!(r.is_err());
+}
