@@ -284,7 +284,12 @@ class Client extends EventEmitter {
   }
 }
 
-/** A decrypted callback message: its fields, with typed accessors. */
+/**
+ * A decrypted callback message: its fields, with typed accessors. As the
+ * core gives it: text fields are strings, an element with child elements an
+ * object (`ScanCodeInfo`, `SendLocationInfo`), an element repeated under one
+ * parent an array (`PicList.item`).
+ */
 class CallbackMessage {
   constructor(fields) { this.fields = fields; }
   get(name) { return this.fields[name]; }
@@ -298,14 +303,20 @@ class CallbackMessage {
 
 const wrapped = (f) => { try { return f(); } catch (e) { throw WxError.wrap(e); } };
 const text = (b) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8'));
+/** A body as bytes, unchanged (the core judges them). */
+const raw = (b) => (b === undefined || b === null ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b));
 
 /**
- * WXBizMsgCrypt for one app: new CallbackCrypto(token, encodingAesKey, receiveId, { acceptReceiveIds, maxAgeS }).
- * The receive id is checked strictly unless acceptReceiveIds is given.
+ * WXBizMsgCrypt for one app: new CallbackCrypto(token, encodingAesKey, receiveId, { acceptReceiveIds, maxAgeS, urlCheck }).
+ * The receive id is checked strictly unless acceptReceiveIds is given. `urlCheck`
+ * says which URL check the receiver accepts: 'signature' (Official Accounts),
+ * 'msg_signature' (WeCom apps, suites, bots) or 'either' (the default); a
+ * `msg_signature` is only ever checked as the four-part signature.
  */
 class CallbackCrypto {
   constructor(token, encodingAesKey, receiveId, options = {}) {
     this._c = wrapped(() => new native.CallbackCrypto(token, encodingAesKey, receiveId));
+    if (options.urlCheck !== undefined && options.urlCheck !== null) wrapped(() => this._c.urlCheck(options.urlCheck));
     if (options.acceptReceiveIds) this._c.acceptReceiveIds(options.acceptReceiveIds);
     this._maxAge = options.maxAgeS ?? null;
     if (this._maxAge !== null) this._c.maxAge(this._maxAge);
@@ -313,8 +324,15 @@ class CallbackCrypto {
 
   _now(nowS) { return this._maxAge === null ? undefined : (nowS ?? Math.floor(Date.now() / 1000)); }
 
-  /** The body to answer a URL check with (OA plain style or WeCom style). */
-  verifyUrl(signature, timestamp, nonce, echostr, nowS) {
+  /**
+   * The body to answer a URL check with. `param` names the query parameter
+   * the signature came in ('signature' or 'msg_signature'); without it the
+   * receiver's `urlCheck` decides.
+   */
+  verifyUrl(signature, timestamp, nonce, echostr, nowS, { param } = {}) {
+    if (param !== undefined) {
+      return wrapped(() => this._c.verifyUrlParam(param, signature, String(timestamp), nonce, echostr, this._now(nowS)));
+    }
     return wrapped(() => this._c.verifyUrl(signature, String(timestamp), nonce, echostr, this._now(nowS)));
   }
 
@@ -324,7 +342,7 @@ class CallbackCrypto {
   }
 
   decryptMessage(msgSignature, timestamp, nonce, body, nowS) {
-    return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)))));
+    return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, raw(body), this._now(nowS)))));
   }
 
   /**
@@ -335,8 +353,8 @@ class CallbackCrypto {
   handleRequest(method, query, body, nowS) {
     const flat = [];
     for (const [k, v] of Object.entries(query || {})) flat.push(String(k), String(Array.isArray(v) ? v[0] : v));
-    const r = JSON.parse(wrapped(() => this._c.handleRequest(method, flat, text(body ?? ''), this._now(nowS))));
-    return 'echo' in r ? { echo: r.echo } : { plaintext: r.plaintext, message: new CallbackMessage(r.fields) };
+    const r = JSON.parse(wrapped(() => this._c.handleRequest(method, flat, raw(body), this._now(nowS))));
+    return 'echo' in r ? { echo: r.echo } : { plaintext: r.plaintext, message: new CallbackMessage(r.message) };
   }
 
   /** The encrypted passive-reply body for `reply`, with a fresh timestamp and nonce. */
