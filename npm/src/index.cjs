@@ -9,6 +9,9 @@ const native = require('../dist/node/wxcore_wasm.js');
 
 const KINDS = Object.freeze(native.errorKinds());
 
+/** The longest delay setTimeout honours (2^31 - 1 ms); a timer further off is waited for in steps. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 /** A failed call. `kind` is one of KINDS; `code` is the platform's code. */
 class WxError extends Error {
   constructor(kind, message, extra = {}) {
@@ -220,8 +223,9 @@ class Client extends EventEmitter {
     }
     if (this._timer) { clearTimeout(this._timer); this._timer = null; }
     // Not unref'd: a pending retry must keep the process alive.
+    // Clamped to what setTimeout can wait (a longer delay would fire at once, every millisecond).
     if (this._pending.size > 0 && wakeAtMs !== null && wakeAtMs !== undefined) {
-      this._timer = setTimeout(() => this._pump(), Math.max(0, wakeAtMs - this._now()));
+      this._timer = setTimeout(() => this._pump(), Math.min(TIMER_MAX_MS, Math.max(0, wakeAtMs - this._now())));
     }
   }
 
@@ -249,8 +253,10 @@ class Client extends EventEmitter {
     let payload;
     const headers = {};
     try {
+      // A 3xx is the API's answer, never followed: a redirect would carry a
+      // header credential to whatever origin it names.
       const res = await this._fetch(req.url, {
-        method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(req.timeout_ms),
+        method: req.method, headers: req.headers, body, redirect: 'manual', signal: AbortSignal.timeout(req.timeout_ms),
       });
       payload = new Uint8Array(await res.arrayBuffer());
       status = res.status;
