@@ -58,10 +58,11 @@ impl From<wxcore::callback::CallbackError> for WxError {
 pub enum Inbound {
     /// A URL check: answer with `body` as it is.
     Echo { body: String },
-    /// A verified (and decrypted) message.
+    /// A verified (and decrypted) message; `message_json` is the message as
+    /// one JSON object (nested elements as objects, repeated ones as arrays).
     Message {
         plaintext: String,
-        fields: std::collections::HashMap<String, String>,
+        message_json: String,
     },
 }
 
@@ -73,7 +74,9 @@ pub struct CallbackCrypto {
 #[uniffi::export]
 impl CallbackCrypto {
     /// Fails when the EncodingAESKey is not 43 base64 characters. `accept_receive_ids`
-    /// replaces the strict receive-id check; `max_age_s` turns on the replay window.
+    /// replaces the strict receive-id check; `max_age_s` turns on the replay window;
+    /// `url_check` (`signature`, `msg_signature`, `either`) says which URL check
+    /// this receiver accepts (see `wxcore::callback::UrlCheck`).
     #[uniffi::constructor]
     pub fn new(
         token: String,
@@ -81,9 +84,13 @@ impl CallbackCrypto {
         receive_id: String,
         accept_receive_ids: Option<Vec<String>>,
         max_age_s: Option<u64>,
+        url_check: Option<String>,
     ) -> Result<Arc<Self>, WxError> {
         let mut inner =
             wxcore::callback::CallbackCrypto::new(&token, &encoding_aes_key, &receive_id)?;
+        if let Some(style) = url_check {
+            inner = inner.url_check(wxcore::callback::UrlCheck::parse(&style)?);
+        }
         if let Some(ids) = accept_receive_ids {
             inner = inner.accept_receive_ids(ids);
         }
@@ -93,7 +100,7 @@ impl CallbackCrypto {
         Ok(Arc::new(CallbackCrypto { inner }))
     }
 
-    /// URL verification, both styles.
+    /// URL verification, the style as the receiver's `url_check` says.
     pub fn verify_url(
         &self,
         signature: String,
@@ -105,6 +112,22 @@ impl CallbackCrypto {
         Ok(self
             .inner
             .verify_url_at(&signature, &timestamp, &nonce, &echostr, now_s)?)
+    }
+
+    /// URL verification with the name of the parameter that carried the
+    /// signature (`signature` or `msg_signature`): the core decides the style.
+    pub fn verify_url_param(
+        &self,
+        param: String,
+        signature: String,
+        timestamp: String,
+        nonce: String,
+        echostr: String,
+        now_s: Option<u64>,
+    ) -> Result<String, WxError> {
+        Ok(self
+            .inner
+            .verify_url_param_at(&param, &signature, &timestamp, &nonce, &echostr, now_s)?)
     }
 
     /// Verifies and decrypts a callback body (XML or JSON).
@@ -153,40 +176,41 @@ impl CallbackCrypto {
             .into_bytes())
     }
 
-    /// Verifies and decrypts into a flat field map.
+    /// Verifies and decrypts into the message as one JSON object (nested
+    /// elements as objects, repeated ones as arrays); `body` as sent.
     pub fn decrypt_message(
         &self,
         msg_signature: String,
         timestamp: String,
         nonce: String,
-        body: String,
+        body: Vec<u8>,
         now_s: Option<u64>,
-    ) -> Result<std::collections::HashMap<String, String>, WxError> {
-        let plain = self
+    ) -> Result<String, WxError> {
+        Ok(self
             .inner
-            .decrypt_at(&msg_signature, &timestamp, &nonce, &body, now_s)?;
-        Ok(wxcore::callback::parse_message(&plain)?
-            .fields
-            .into_iter()
-            .collect())
+            .decrypt_message_bytes(&msg_signature, &timestamp, &nonce, &body, now_s)?
+            .to_json())
     }
 
-    /// Framework glue: a callback request (method, query, body) in; a URL
-    /// check's answer or a verified message out (see `wxcore::callback::Inbound`).
+    /// Framework glue: a callback request (method, query parameters as JSON
+    /// text, body as sent) in; a URL check's answer or a verified message
+    /// out (see `wxcore::callback::Inbound`).
     pub fn handle_request(
         &self,
         method: String,
-        query: std::collections::HashMap<String, String>,
-        body: String,
+        query_json: Vec<u8>,
+        body: Vec<u8>,
         now_s: Option<u64>,
     ) -> Result<Inbound, WxError> {
-        let query: Vec<(String, String)> = query.into_iter().collect();
         Ok(
-            match self.inner.handle_request(&method, &query, &body, now_s)? {
+            match self
+                .inner
+                .handle_request_bytes(&method, &query_json, &body, now_s)?
+            {
                 wxcore::callback::Inbound::Echo(body) => Inbound::Echo { body },
                 wxcore::callback::Inbound::Message { plaintext, message } => Inbound::Message {
                     plaintext,
-                    fields: message.fields.into_iter().collect(),
+                    message_json: message.to_json(),
                 },
             },
         )

@@ -71,7 +71,32 @@ impl CallbackCrypto {
         self.inner = self.inner.clone().max_age(u(seconds));
     }
 
-    /// URL verification, both styles.
+    /// Which URL check this receiver accepts: `signature`, `msg_signature` or `either`.
+    #[wasm_bindgen(js_name = urlCheck)]
+    pub fn url_check(&mut self, style: &str) -> Result<(), JsValue> {
+        let style = wxcore::callback::UrlCheck::parse(style).map_err(refused)?;
+        self.inner = self.inner.clone().url_check(style);
+        Ok(())
+    }
+
+    /// URL verification with the name of the parameter that carried the
+    /// signature (`signature` or `msg_signature`): the core decides the style.
+    #[wasm_bindgen(js_name = verifyUrlParam)]
+    pub fn verify_url_param(
+        &self,
+        param: &str,
+        signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        echostr: &str,
+        now_s: Option<f64>,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .verify_url_param_at(param, signature, timestamp, nonce, echostr, now_s.map(u))
+            .map_err(refused)
+    }
+
+    /// URL verification, the style as the receiver's `urlCheck` says.
     #[wasm_bindgen(js_name = verifyUrl)]
     pub fn verify_url(
         &self,
@@ -100,55 +125,52 @@ impl CallbackCrypto {
             .map_err(refused)
     }
 
-    /// Framework glue: a callback request in (`query` as [k1, v1, k2, v2, …]);
-    /// out, as JSON text, `{"echo": body}` for a URL check or
-    /// `{"plaintext": …, "fields": {…}}` for a verified message.
+    /// Framework glue: a callback request in (`query` as [k1, v1, k2, v2, …],
+    /// `body` as sent); out, as JSON text, `{"echo": body}` for a URL check or
+    /// `{"plaintext": …, "message": {…}}` for a verified message (nested
+    /// elements as objects, repeated ones as arrays).
     #[wasm_bindgen(js_name = handleRequest)]
     pub fn handle_request(
         &self,
         method: &str,
         query: Vec<String>,
-        body: &str,
+        body: &[u8],
         now_s: Option<f64>,
     ) -> Result<String, JsValue> {
         let pairs: Vec<(String, String)> = query
             .chunks(2)
             .map(|kv| (kv[0].clone(), kv.get(1).cloned().unwrap_or_default()))
             .collect();
+        let query = serde_json::to_vec(&pairs).unwrap_or_default();
         let inbound = self
             .inner
-            .handle_request(method, &pairs, body, now_s.map(u))
+            .handle_request_bytes(method, &query, body, now_s.map(u))
             .map_err(refused)?;
         Ok(match inbound {
             wxcore::callback::Inbound::Echo(echo) => serde_json::json!({ "echo": echo }),
             wxcore::callback::Inbound::Message { plaintext, message } => {
-                serde_json::json!({ "plaintext": plaintext, "fields": message.fields })
+                serde_json::json!({ "plaintext": plaintext, "message": message.value })
             }
         }
         .to_string())
     }
 
-    /// Verifies and decrypts into a flat field map, as JSON text.
+    /// Verifies and decrypts into the message as JSON text (nested elements
+    /// as objects, repeated ones as arrays); `body` as sent.
     #[wasm_bindgen(js_name = decryptMessage)]
     pub fn decrypt_message(
         &self,
         msg_signature: &str,
         timestamp: &str,
         nonce: &str,
-        body: &str,
+        body: &[u8],
         now_s: Option<f64>,
     ) -> Result<String, JsValue> {
-        let plain = self
+        Ok(self
             .inner
-            .decrypt_at(msg_signature, timestamp, nonce, body, now_s.map(u))
-            .map_err(refused)?;
-        let m = wxcore::callback::parse_message(&plain).map_err(refused)?;
-        let map: serde_json::Map<String, serde_json::Value> = m
-            .fields
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect();
-        Ok(serde_json::Value::Object(map).to_string())
+            .decrypt_message_bytes(msg_signature, timestamp, nonce, body, now_s.map(u))
+            .map_err(refused)?
+            .to_json())
     }
 
     /// The encrypted reply's XML body; `random16`: 16 bytes from the host's CSPRNG.

@@ -9,6 +9,9 @@ const native = require('../dist/node/wxcore_wasm.js');
 
 const KINDS = Object.freeze(native.errorKinds());
 
+/** The longest delay setTimeout honours (2^31 - 1 ms); a timer further off is waited for in steps. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 /** A failed call. `kind` is one of KINDS; `code` is the platform's code. */
 class WxError extends Error {
   constructor(kind, message, extra = {}) {
@@ -223,8 +226,9 @@ class Client extends EventEmitter {
     }
     if (this._timer) { clearTimeout(this._timer); this._timer = null; }
     // Not unref'd: a pending retry must keep the process alive.
+    // Clamped to what setTimeout can wait (a longer delay would fire at once, every millisecond).
     if (this._pending.size > 0 && wakeAtMs !== null && wakeAtMs !== undefined) {
-      this._timer = setTimeout(() => this._pump(), Math.max(0, wakeAtMs - this._now()));
+      this._timer = setTimeout(() => this._pump(), Math.min(TIMER_MAX_MS, Math.max(0, wakeAtMs - this._now())));
     }
   }
 
@@ -252,8 +256,10 @@ class Client extends EventEmitter {
     let payload;
     const headers = {};
     try {
+      // A 3xx is the API's answer, never followed: a redirect would carry a
+      // header credential to whatever origin it names.
       const res = await this._fetch(req.url, {
-        method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(req.timeout_ms),
+        method: req.method, headers: req.headers, body, redirect: 'manual', signal: AbortSignal.timeout(req.timeout_ms),
       });
       payload = new Uint8Array(await res.arrayBuffer());
       status = res.status;
@@ -287,7 +293,12 @@ class Client extends EventEmitter {
   }
 }
 
-/** A decrypted callback message: its fields, with typed accessors. */
+/**
+ * A decrypted callback message: its fields, with typed accessors. As the
+ * core gives it: text fields are strings, an element with child elements an
+ * object (`ScanCodeInfo`, `SendLocationInfo`), an element repeated under one
+ * parent an array (`PicList.item`).
+ */
 class CallbackMessage {
   constructor(fields) { this.fields = fields; }
   get(name) { return this.fields[name]; }
@@ -301,14 +312,20 @@ class CallbackMessage {
 
 const wrapped = (f) => { try { return f(); } catch (e) { throw WxError.wrap(e); } };
 const text = (b) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8'));
+/** A body as bytes, unchanged (the core judges them). */
+const raw = (b) => (b === undefined || b === null ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b, 'utf8') : Buffer.from(b));
 
 /**
- * WXBizMsgCrypt for one app: new CallbackCrypto(token, encodingAesKey, receiveId, { acceptReceiveIds, maxAgeS }).
- * The receive id is checked strictly unless acceptReceiveIds is given.
+ * WXBizMsgCrypt for one app: new CallbackCrypto(token, encodingAesKey, receiveId, { acceptReceiveIds, maxAgeS, urlCheck }).
+ * The receive id is checked strictly unless acceptReceiveIds is given. `urlCheck`
+ * says which URL check the receiver accepts: 'signature' (Official Accounts),
+ * 'msg_signature' (WeCom apps, suites, bots) or 'either' (the default); a
+ * `msg_signature` is only ever checked as the four-part signature.
  */
 class CallbackCrypto {
   constructor(token, encodingAesKey, receiveId, options = {}) {
     this._c = wrapped(() => new native.CallbackCrypto(token, encodingAesKey, receiveId));
+    if (options.urlCheck !== undefined && options.urlCheck !== null) wrapped(() => this._c.urlCheck(options.urlCheck));
     if (options.acceptReceiveIds) this._c.acceptReceiveIds(options.acceptReceiveIds);
     this._maxAge = options.maxAgeS ?? null;
     if (this._maxAge !== null) this._c.maxAge(this._maxAge);
@@ -316,8 +333,15 @@ class CallbackCrypto {
 
   _now(nowS) { return this._maxAge === null ? undefined : (nowS ?? Math.floor(Date.now() / 1000)); }
 
-  /** The body to answer a URL check with (OA plain style or WeCom style). */
-  verifyUrl(signature, timestamp, nonce, echostr, nowS) {
+  /**
+   * The body to answer a URL check with. `param` names the query parameter
+   * the signature came in ('signature' or 'msg_signature'); without it the
+   * receiver's `urlCheck` decides.
+   */
+  verifyUrl(signature, timestamp, nonce, echostr, nowS, { param } = {}) {
+    if (param !== undefined) {
+      return wrapped(() => this._c.verifyUrlParam(param, signature, String(timestamp), nonce, echostr, this._now(nowS)));
+    }
     return wrapped(() => this._c.verifyUrl(signature, String(timestamp), nonce, echostr, this._now(nowS)));
   }
 
@@ -327,7 +351,7 @@ class CallbackCrypto {
   }
 
   decryptMessage(msgSignature, timestamp, nonce, body, nowS) {
-    return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)))));
+    return new CallbackMessage(JSON.parse(wrapped(() => this._c.decryptMessage(msgSignature, String(timestamp), nonce, raw(body), this._now(nowS)))));
   }
 
   /**
@@ -338,8 +362,8 @@ class CallbackCrypto {
   handleRequest(method, query, body, nowS) {
     const flat = [];
     for (const [k, v] of Object.entries(query || {})) flat.push(String(k), String(Array.isArray(v) ? v[0] : v));
-    const r = JSON.parse(wrapped(() => this._c.handleRequest(method, flat, text(body ?? ''), this._now(nowS))));
-    return 'echo' in r ? { echo: r.echo } : { plaintext: r.plaintext, message: new CallbackMessage(r.fields) };
+    const r = JSON.parse(wrapped(() => this._c.handleRequest(method, flat, raw(body), this._now(nowS))));
+    return 'echo' in r ? { echo: r.echo } : { plaintext: r.plaintext, message: new CallbackMessage(r.message) };
   }
 
   /** The encrypted passive-reply body for `reply`, with a fresh timestamp and nonce. */

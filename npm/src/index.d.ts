@@ -24,10 +24,13 @@ export class WxError extends Error {
   readonly reason: string | null;
 }
 
-/** A decrypted callback message: its fields, with typed accessors. */
+/** A field of a callback message: text, an object (child elements), or an array (a repeated element). */
+export type CallbackValue = string | { [name: string]: CallbackValue } | CallbackValue[];
+
+/** A decrypted callback message: its fields (nested as the core gives them), with typed accessors. */
 export class CallbackMessage {
-  readonly fields: Record<string, string>;
-  get(name: string): string | undefined;
+  readonly fields: Record<string, CallbackValue>;
+  get(name: string): CallbackValue | undefined;
   readonly msgType?: string;
   readonly event?: string;
   readonly fromUser?: string;
@@ -38,8 +41,8 @@ export class CallbackMessage {
 
 /** WXBizMsgCrypt for one app. Refusals throw WxError with `kind` and `reason`. */
 export class CallbackCrypto {
-  constructor(token: string, encodingAesKey: string, receiveId: string, options?: { acceptReceiveIds?: string[]; maxAgeS?: number });
-  verifyUrl(signature: string, timestamp: string | number, nonce: string, echostr: string, nowS?: number): string;
+  constructor(token: string, encodingAesKey: string, receiveId: string, options?: { acceptReceiveIds?: string[]; maxAgeS?: number; urlCheck?: 'signature' | 'msg_signature' | 'either' });
+  verifyUrl(signature: string, timestamp: string | number, nonce: string, echostr: string, nowS?: number, options?: { param?: 'signature' | 'msg_signature' }): string;
   decrypt(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): string;
   decryptMessage(msgSignature: string, timestamp: string | number, nonce: string, body: string | Uint8Array, nowS?: number): CallbackMessage;
   encrypt(reply: string, timestamp: string | number, nonce: string, random16?: Uint8Array): string;

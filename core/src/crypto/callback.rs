@@ -3,7 +3,16 @@
 //! - URL verification in both styles: the Official Account's plain
 //!   `signature` over token/timestamp/nonce (answer: `echostr` unchanged) and
 //!   WeCom's `msg_signature` over token/timestamp/nonce/echostr (answer: the
-//!   decrypted echostr).
+//!   decrypted echostr). Which style a receiver accepts is decided here, from
+//!   the parameter that carries the signature and the receiver's
+//!   [`UrlCheck`]: a `msg_signature` is only ever checked as the four-part
+//!   signature, and a receiver set to [`UrlCheck::MsgSignature`] (WeCom,
+//!   bots, suites) never accepts the three-part one. The parts are hashed
+//!   sorted and joined without separators, so a three-part check accepted
+//!   where only the four-part one is valid could be forged by re-cutting an
+//!   observed signature's parts, with an echostr of the attacker's choosing.
+//! - Messages are one XML element or one JSON object, nothing else; nested
+//!   elements become nested objects, repeated ones arrays ([`CallbackMessage`]).
 //! - Messages: `msg_signature = sha1(sort([token, timestamp, nonce, Encrypt]))`;
 //!   AES-256-CBC with key = base64(EncodingAESKey + "="), IV = key[0..16],
 //!   PKCS#7 padding to 32-byte blocks; plaintext = 16 random bytes ‖ u32 BE
@@ -170,16 +179,83 @@ pub enum ReceiveIds {
     AnyOf(Vec<String>),
 }
 
-/// A decrypted message as a flat map of the root element's children (XML)
-/// or of the top-level fields (JSON), with typed accessors.
+/// Which URL check a receiver accepts (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UrlCheck {
+    /// Official Account receivers: the plain `signature` over token,
+    /// timestamp and nonce, answered with `echostr` unchanged; a
+    /// `msg_signature` is still checked as the four-part signature.
+    Signature,
+    /// WeCom apps, suites and bots (and any receiver whose URL check carries
+    /// an encrypted echostr): only the four-part `msg_signature`, answered
+    /// with the decrypted echostr. A plain `signature` is refused.
+    MsgSignature,
+    /// Not configured (the default, for compatibility): a `msg_signature`
+    /// parameter is checked as four-part, a `signature` parameter as
+    /// three-part; [`CallbackCrypto::verify_url`], which is not told the
+    /// parameter's name, tries the three-part check, then the four-part one.
+    #[default]
+    Either,
+}
+
+impl UrlCheck {
+    /// `"signature"` (also `"plain"`, `"oa"`), `"msg_signature"` (also
+    /// `"encrypted"`, `"wecom"`) or `"either"`; anything else is a `config` error.
+    pub fn parse(name: &str) -> Result<Self, CallbackError> {
+        match name {
+            "signature" | "plain" | "oa" => Ok(UrlCheck::Signature),
+            "msg_signature" | "encrypted" | "wecom" => Ok(UrlCheck::MsgSignature),
+            "either" => Ok(UrlCheck::Either),
+            _ => Err(CallbackError::new(
+                ErrorKind::Config,
+                "invalid_url_check",
+                "url_check must be \"signature\" (Official Accounts), \"msg_signature\" \
+                 (WeCom, bots, suites) or \"either\"",
+            )),
+        }
+    }
+
+    /// The canonical name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlCheck::Signature => "signature",
+            UrlCheck::MsgSignature => "msg_signature",
+            UrlCheck::Either => "either",
+        }
+    }
+}
+
+/// A decrypted message: the root element's children (XML) or the object's
+/// fields (JSON). `value` is the whole structure: an element with child
+/// elements is an object, an element repeated under one parent is an array
+/// (in document order), any other element is its text; JSON keeps its
+/// objects and arrays, its other values as their text (`1`, `true`).
+/// `fields` holds the top-level text fields alone, for the typed accessors.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct CallbackMessage {
-    /// Field name → text.
+    /// Top-level field name → text (nested and repeated fields are in `value` only).
     pub fields: BTreeMap<String, String>,
+    /// The whole message: field name → text, object or array.
+    pub value: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CallbackMessage {
-    /// A field's text.
+    fn from_value(value: serde_json::Map<String, serde_json::Value>) -> Self {
+        let fields = value
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect();
+        CallbackMessage { fields, value }
+    }
+    /// The message as one JSON object (what the bindings hand their drivers).
+    pub fn to_json(&self) -> String {
+        serde_json::Value::Object(self.value.clone()).to_string()
+    }
+    /// A top-level field, whatever its shape (`ScanCodeInfo`, `SendPicsInfo`, …).
+    pub fn field(&self, name: &str) -> Option<&serde_json::Value> {
+        self.value.get(name)
+    }
+    /// A top-level text field.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str)
     }
@@ -254,6 +330,7 @@ pub struct CallbackCrypto {
     receive_id: String,
     accept: ReceiveIds,
     max_age_s: Option<u64>,
+    url_check: UrlCheck,
 }
 
 impl fmt::Debug for CallbackCrypto {
@@ -262,6 +339,7 @@ impl fmt::Debug for CallbackCrypto {
             .field("receive_id", &self.receive_id)
             .field("accept", &self.accept)
             .field("max_age_s", &self.max_age_s)
+            .field("url_check", &self.url_check)
             .finish_non_exhaustive()
     }
 }
@@ -294,6 +372,7 @@ impl CallbackCrypto {
             receive_id: receive_id.into(),
             accept: ReceiveIds::Strict,
             max_age_s: None,
+            url_check: UrlCheck::Either,
         })
     }
 
@@ -308,6 +387,12 @@ impl CallbackCrypto {
     /// re-delivers, and published samples carry old timestamps).
     pub fn max_age(mut self, seconds: u64) -> Self {
         self.max_age_s = Some(seconds);
+        self
+    }
+
+    /// Which URL check this receiver accepts (default [`UrlCheck::Either`]).
+    pub fn url_check(mut self, style: UrlCheck) -> Self {
+        self.url_check = style;
         self
     }
 
@@ -335,7 +420,11 @@ impl CallbackCrypto {
         Ok(())
     }
 
-    /// URL verification, both styles (see the module docs); `now_s` feeds the replay window.
+    /// URL verification with the signature as one value, its parameter's
+    /// name unknown: the receiver's [`UrlCheck`] decides (`Either` tries the
+    /// three-part check, then the four-part one). `now_s` feeds the replay
+    /// window. Prefer [`CallbackCrypto::verify_url_param_at`] (or
+    /// [`CallbackCrypto::handle_request`]), which know the parameter.
     pub fn verify_url_at(
         &self,
         signature_param: &str,
@@ -346,16 +435,66 @@ impl CallbackCrypto {
     ) -> Result<String, CallbackError> {
         self.check_age(timestamp, now_s)?;
         let token = self.token.expose();
-        if same(&signature(&[token, timestamp, nonce]), signature_param) {
+        if self.url_check != UrlCheck::MsgSignature
+            && same(&signature(&[token, timestamp, nonce]), signature_param)
+        {
             return Ok(echostr.to_string());
         }
-        if same(
-            &signature(&[token, timestamp, nonce, echostr]),
-            signature_param,
-        ) {
+        if self.url_check != UrlCheck::Signature
+            && same(
+                &signature(&[token, timestamp, nonce, echostr]),
+                signature_param,
+            )
+        {
             return self.open(echostr);
         }
         Err(CallbackError::signature())
+    }
+
+    /// URL verification with the parameter that carried the signature:
+    /// `msg_signature` is checked as the four-part signature only (answer:
+    /// the decrypted echostr), `signature` as the three-part one (answer:
+    /// `echostr` unchanged) unless this receiver accepts `msg_signature` only.
+    pub fn verify_url_param_at(
+        &self,
+        param: &str,
+        signature_value: &str,
+        timestamp: &str,
+        nonce: &str,
+        echostr: &str,
+        now_s: Option<u64>,
+    ) -> Result<String, CallbackError> {
+        self.check_age(timestamp, now_s)?;
+        let token = self.token.expose();
+        match param {
+            "msg_signature" if self.url_check != UrlCheck::Signature => {
+                if same(
+                    &signature(&[token, timestamp, nonce, echostr]),
+                    signature_value,
+                ) {
+                    return self.open(echostr);
+                }
+                Err(CallbackError::signature())
+            }
+            "signature" if self.url_check != UrlCheck::MsgSignature => {
+                if same(&signature(&[token, timestamp, nonce]), signature_value) {
+                    return Ok(echostr.to_string());
+                }
+                Err(CallbackError::signature())
+            }
+            "signature" | "msg_signature" => Err(CallbackError::new(
+                ErrorKind::SignatureInvalid,
+                "bad_signature",
+                format!(
+                    "this receiver checks URLs with `{}` only, not `{param}`",
+                    self.url_check.as_str()
+                ),
+            )),
+            _ => Err(CallbackError::body(
+                "missing_param",
+                "the signature parameter must be `signature` or `msg_signature`",
+            )),
+        }
     }
 
     /// [`CallbackCrypto::verify_url_at`] without a replay check.
@@ -412,11 +551,43 @@ impl CallbackCrypto {
         parse_message(&self.decrypt(msg_signature, timestamp, nonce, body)?)
     }
 
+    /// [`CallbackCrypto::decrypt_message`] over the body's raw bytes (a body
+    /// that is not UTF-8 is `malformed_body`), with the replay window.
+    pub fn decrypt_message_bytes(
+        &self,
+        msg_signature: &str,
+        timestamp: &str,
+        nonce: &str,
+        body: &[u8],
+        now_s: Option<u64>,
+    ) -> Result<CallbackMessage, CallbackError> {
+        let body = utf8_body(body)?;
+        parse_message(&self.decrypt_at(msg_signature, timestamp, nonce, body, now_s)?)
+    }
+
+    /// [`CallbackCrypto::handle_request`] over raw bytes: the query as JSON
+    /// (`{"name": "value" | ["value", …]}` or `[["name", "value"], …]`) and
+    /// the body as sent. Whatever the bytes, the result is a message, an echo
+    /// or a [`CallbackError`].
+    pub fn handle_request_bytes(
+        &self,
+        method: &str,
+        query_json: &[u8],
+        body: &[u8],
+        now_s: Option<u64>,
+    ) -> Result<Inbound, CallbackError> {
+        let query = query_from_json(query_json)?;
+        self.handle_request(method, &query, utf8_body(body)?, now_s)
+    }
+
     /// Framework glue: one callback request in (its method, query
     /// parameters and body), what to answer or read out. A GET with
-    /// `echostr` is a URL check in either style; a POST must carry
-    /// `msg_signature` (safe mode, WeCom, bots): a POST with only the plain
-    /// `signature` is refused, since that signature does not cover the body.
+    /// `echostr` is a URL check: `msg_signature`, if present, is checked as
+    /// the four-part signature and nothing else; a `signature` alone as the
+    /// three-part one, unless the receiver accepts `msg_signature` only
+    /// ([`UrlCheck`]). A POST must carry `msg_signature` (safe mode, WeCom,
+    /// bots): a POST with only the plain `signature` is refused, since that
+    /// signature does not cover the body.
     pub fn handle_request(
         &self,
         method: &str,
@@ -437,13 +608,18 @@ impl CallbackCrypto {
         };
         let (timestamp, nonce) = (need("timestamp")?, need("nonce")?);
         if method.eq_ignore_ascii_case("GET") {
-            let sig = q("msg_signature").or(q("signature")).ok_or_else(|| {
-                CallbackError::body(
-                    "missing_param",
-                    "the query has no `msg_signature` or `signature`",
-                )
-            })?;
-            let echo = self.verify_url_at(sig, timestamp, nonce, need("echostr")?, now_s)?;
+            let (param, sig) = match (q("msg_signature"), q("signature")) {
+                (Some(s), _) => ("msg_signature", s),
+                (None, Some(s)) => ("signature", s),
+                (None, None) => {
+                    return Err(CallbackError::body(
+                        "missing_param",
+                        "the query has no `msg_signature` or `signature`",
+                    ))
+                }
+            };
+            let echo =
+                self.verify_url_param_at(param, sig, timestamp, nonce, need("echostr")?, now_s)?;
             return Ok(Inbound::Echo(echo));
         }
         // Only `msg_signature` covers the body. A plain-mode `signature` covers
@@ -567,6 +743,39 @@ impl CallbackCrypto {
     }
 }
 
+/// The body as text: bytes that are not UTF-8 are a malformed body.
+fn utf8_body(body: &[u8]) -> Result<&str, CallbackError> {
+    std::str::from_utf8(body)
+        .map_err(|_| CallbackError::body("malformed_body", "body is not UTF-8"))
+}
+
+/// Query parameters from JSON: `{"name": "value" | ["value", …]}` (the
+/// first value of a list) or `[["name", "value"], …]`.
+pub fn query_from_json(json: &[u8]) -> Result<Vec<(String, String)>, CallbackError> {
+    use serde_json::Value;
+    let bad = || CallbackError::body("malformed_query", "query parameters are not valid");
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_string),
+        _ => None,
+    };
+    let parsed: Value = serde_json::from_slice(json).map_err(|_| bad())?;
+    match parsed {
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| Ok((k, text(&v).ok_or_else(bad)?)))
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|kv| match kv.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), v]) => Ok((k.clone(), text(v).ok_or_else(bad)?)),
+                _ => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
 /// The `Encrypt` value of an XML or JSON callback body.
 fn extract_encrypt(body: &str) -> Result<String, CallbackError> {
     let trimmed = body.trim_start();
@@ -582,82 +791,153 @@ fn extract_encrypt(body: &str) -> Result<String, CallbackError> {
                 CallbackError::body("missing_encrypt", "JSON body has no `encrypt` field")
             });
     }
-    let fields = xml_fields(trimmed)?;
-    fields
+    xml_root(trimmed)?
         .get("Encrypt")
-        .cloned()
+        .and_then(|e| e.as_str())
+        .map(str::to_string)
         .ok_or_else(|| CallbackError::body("missing_encrypt", "XML body has no <Encrypt> element"))
 }
 
-/// Direct children of the root element, as text (CDATA or plain).
-fn xml_fields(xml: &str) -> Result<BTreeMap<String, String>, CallbackError> {
+/// One element being read: its name, child elements so far, and text.
+struct Open {
+    name: String,
+    children: Vec<(String, serde_json::Value)>,
+    text: String,
+}
+
+/// An element's children as an object: a name met more than once under one
+/// parent becomes an array of its values, in document order.
+fn children_object(
+    children: Vec<(String, serde_json::Value)>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut out = serde_json::Map::new();
+    for (name, value) in children {
+        match out.get_mut(&name) {
+            None => {
+                out.insert(name, value);
+            }
+            // An element's value is text or an object: an array is a repetition.
+            Some(Value::Array(items)) => items.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, value]);
+            }
+        }
+    }
+    out
+}
+
+/// The children of the document's one root element. Anything else (no
+/// element, a second root, text outside the root, broken XML) is `malformed_body`.
+fn xml_root(xml: &str) -> Result<serde_json::Map<String, serde_json::Value>, CallbackError> {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut fields = BTreeMap::new();
-    let mut depth = 0usize;
-    let mut current: Option<String> = None;
-    let mut text = String::new();
     let malformed = |e: &dyn fmt::Display| {
-        CallbackError::body("malformed_body", format!("body is not valid XML: {e}"))
+        CallbackError::body(
+            "malformed_body",
+            format!("body is not one XML element: {e}"),
+        )
+    };
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<serde_json::Map<String, serde_json::Value>> = None;
+    let name_of = |n: quick_xml::name::QName<'_>| String::from_utf8_lossy(n.as_ref()).into_owned();
+    // A finished element: into its parent, or as the root.
+    let close = |stack: &mut Vec<Open>,
+                 root: &mut Option<serde_json::Map<String, serde_json::Value>>,
+                 el: Open|
+     -> Result<(), CallbackError> {
+        let value = if el.children.is_empty() {
+            serde_json::Value::String(el.text)
+        } else {
+            serde_json::Value::Object(children_object(el.children))
+        };
+        match stack.last_mut() {
+            Some(parent) => parent.children.push((el.name, value)),
+            None if root.is_some() => return Err(malformed(&"a second root element")),
+            None => {
+                *root = Some(match value {
+                    serde_json::Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                })
+            }
+        }
+        Ok(())
     };
     loop {
         match reader.read_event().map_err(|e| malformed(&e))? {
             Event::Start(e) => {
-                depth += 1;
-                if depth == 2 {
-                    current = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
-                    text.clear();
+                if stack.is_empty() && root.is_some() {
+                    return Err(malformed(&"a second root element"));
+                }
+                stack.push(Open {
+                    name: name_of(e.name()),
+                    children: Vec::new(),
+                    text: String::new(),
+                });
+            }
+            Event::Empty(e) => {
+                let el = Open {
+                    name: name_of(e.name()),
+                    children: Vec::new(),
+                    text: String::new(),
+                };
+                close(&mut stack, &mut root, el)?;
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|e| malformed(&e))?;
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(&text),
+                    None if text.trim().is_empty() => {}
+                    None => return Err(malformed(&"text outside the root element")),
                 }
             }
-            Event::Empty(e) if depth == 1 => {
-                fields.insert(
-                    String::from_utf8_lossy(e.name().as_ref()).into_owned(),
-                    String::new(),
-                );
-            }
-            Event::Text(t) if depth == 2 => {
-                text.push_str(&t.unescape().map_err(|e| malformed(&e))?);
-            }
-            Event::CData(c) if depth == 2 => {
-                text.push_str(&String::from_utf8_lossy(&c));
-            }
+            Event::CData(c) => match stack.last_mut() {
+                Some(el) => el.text.push_str(&String::from_utf8_lossy(&c)),
+                None => return Err(malformed(&"text outside the root element")),
+            },
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some(name) = current.take() {
-                        fields.insert(name, std::mem::take(&mut text));
-                    }
-                }
-                depth = depth.saturating_sub(1);
+                let el = stack
+                    .pop()
+                    .ok_or_else(|| malformed(&"unbalanced end tag"))?;
+                close(&mut stack, &mut root, el)?;
             }
             Event::Eof => break,
-            _ => {}
+            _ => {} // declaration, comments, processing instructions
         }
     }
-    if depth != 0 {
+    if !stack.is_empty() {
         return Err(malformed(&"unclosed element"));
     }
-    Ok(fields)
+    root.ok_or_else(|| malformed(&"no root element"))
 }
 
-/// A decrypted plaintext (XML, or JSON for WeCom bots) as a flat map.
+/// A JSON value with every scalar as its text (strings as they are).
+fn json_texts(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(_) => v,
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, json_texts(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(json_texts).collect()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A decrypted plaintext: exactly one XML element, or a JSON object (WeCom
+/// bots); anything else is `malformed_body`.
 pub fn parse_message(plaintext: &str) -> Result<CallbackMessage, CallbackError> {
     let t = plaintext.trim_start();
     if t.starts_with('{') {
         let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t)
-            .map_err(|_| CallbackError::body("malformed_body", "message is not valid JSON"))?;
-        let fields = v
-            .into_iter()
-            .map(|(k, v)| {
-                let s = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, s)
-            })
-            .collect();
-        return Ok(CallbackMessage { fields });
+            .map_err(|_| CallbackError::body("malformed_body", "message is not a JSON object"))?;
+        let value = v.into_iter().map(|(k, v)| (k, json_texts(v))).collect();
+        return Ok(CallbackMessage::from_value(value));
     }
-    Ok(CallbackMessage {
-        fields: xml_fields(t)?,
-    })
+    if !t.starts_with('<') {
+        return Err(CallbackError::body(
+            "malformed_body",
+            "message is neither one XML element nor a JSON object",
+        ));
+    }
+    Ok(CallbackMessage::from_value(xml_root(t)?))
 }

@@ -12,6 +12,42 @@ import httpx
 
 from ._client import Query, call_spec, done_value, new_engine, now_ms, ticket_spec, transport_kind
 
+class _RedactQuery(logging.Filter):
+    """httpx logs every request's URL at INFO, query and all: the access
+    token, WeCom's ``corpsecret``, the OA ``secret``. Each URL in a record
+    of the ``httpx`` logger is logged without its query's values."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        elif isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _redact_text(record.msg)
+        return True
+
+
+def _redacted(url: "httpx.URL") -> str:
+    if not url.query:
+        return str(url)
+    names = [kv.split(b"=", 1)[0].decode("ascii", "replace") for kv in url.query.split(b"&")]
+    return str(url.copy_with(query=None)) + "?" + "&".join(f"{n}=<redacted>" for n in names)
+
+
+def _redact_text(text: str) -> str:
+    import re
+
+    return re.sub(r"(\?|&)([^=&\s\"']+)=[^&\s\"']*", lambda m: f"{m.group(1)}{m.group(2)}=<redacted>", text)
+
+
+_REDACT = _RedactQuery()
+
+
+def _redact_httpx_logs() -> None:
+    """Installs the redaction on the ``httpx`` logger (once)."""
+    logger = logging.getLogger("httpx")
+    if _REDACT not in logger.filters:
+        logger.addFilter(_REDACT)
+
+
 AsyncHttp = Callable[[str, str, Dict[str, str], Optional[bytes], float], Awaitable[Tuple[int, Mapping[str, str], bytes]]]
 
 
@@ -126,8 +162,14 @@ class AsyncClient:
 
     async def _httpx(self, method, url, headers, body, timeout_s):
         if self._client is None:
-            self._client = httpx.AsyncClient()
-        r = await self._client.request(method, url, headers=headers, content=body, timeout=timeout_s)
+            _redact_httpx_logs()
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        try:
+            # httpx's timeout is per operation; the call's is a total deadline.
+            r = await asyncio.wait_for(
+                self._client.request(method, url, headers=headers, content=body, timeout=timeout_s), timeout_s)
+        except asyncio.TimeoutError:
+            raise TimeoutError("the call's deadline passed") from None
         return r.status_code, dict(r.headers.items()), r.content
 
     async def _send(self, req: dict) -> None:
@@ -140,8 +182,12 @@ class AsyncClient:
                                                         req["timeout_ms"] / 1000)
             header_json = _json.dumps(dict(headers)).encode()
             payload = bytes(payload)
-        except Exception as e:  # transport failure of any flavour
-            self.engine.handle_transport_error(req["id"], _httpx_kind(e), self._now())
+        except BaseException as e:  # transport failure of any flavour, cancellation included
+            self.engine.handle_transport_error(req["id"], _httpx_kind(e) if isinstance(e, Exception) else "reset",
+                                               self._now())
+            if not isinstance(e, Exception):
+                self._kick()
+                raise
         else:
             doc = _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
             self._process(doc["outputs"])
@@ -152,7 +198,11 @@ class AsyncClient:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to AsyncClient')
             text = _json.dumps(await self._store.execute(op)).encode()
-        except Exception as e:  # the class name only: a store's message can carry a connection string
+        except BaseException as e:  # the class name only: a store's message can carry a connection string
             text = _json.dumps({"error": type(e).__name__}).encode()
+            if not isinstance(e, Exception):  # cancelled: the engine still hears of it
+                self.engine.handle_store_result(op["id"], text, self._now())
+                self._kick()
+                raise
         self.engine.handle_store_result(op["id"], text, self._now())
         self._kick()

@@ -14,8 +14,11 @@ from ._native import jssdk_config_json as _jssdk_config_json
 from ._native import jssdk_signature as _jssdk_signature
 
 
-class CallbackMessage(Dict[str, str]):
-    """A decrypted message: a dict of its fields, with typed accessors."""
+class CallbackMessage(Dict[str, Any]):
+    """A decrypted message: a dict of its fields, with typed accessors. As
+    the core gives it: text fields are ``str``, an element with child
+    elements a ``dict`` (``ScanCodeInfo``, ``SendLocationInfo``), an element
+    repeated under one parent a ``list`` (``PicList["item"]``)."""
 
     @property
     def msg_type(self) -> Optional[str]:
@@ -36,28 +39,66 @@ class CallbackMessage(Dict[str, str]):
     @property
     def create_time(self) -> Optional[int]:
         v = self.get("CreateTime")
-        return int(v) if v and v.strip().isdigit() else None
+        return int(v) if isinstance(v, str) and v.strip().isdigit() else None
 
     @property
     def agent_id(self) -> Optional[int]:
         v = self.get("AgentID")
-        return int(v) if v and v.strip().isdigit() else None
+        return int(v) if isinstance(v, str) and v.strip().isdigit() else None
 
 
-def _text(body: Union[str, bytes]) -> str:
-    return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+def _bytes(value: Any) -> bytes:
+    """Text or bytes as bytes, unchanged: the core judges them (a string the
+    framework decoded with surrogates comes out as the bytes it stood for)."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        try:
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
+    return bytes(value)
+
+
+def _str(value: Any) -> str:
+    """A parameter as text the boundary can carry: lone surrogates become
+    U+FFFD, so the core refuses what they stood for instead of Python."""
+    text = value if isinstance(value, str) else (_bytes(value).decode("utf-8", "replace"))
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _bytes(text).decode("utf-8", "replace")
+
+
+def _query_json(query: Mapping[str, Any]) -> bytes:
+    """Query parameters as JSON text for the core (the first of repeated
+    values); lone surrogates travel as JSON escapes, which the core refuses."""
+    def one(v: Any) -> str:
+        if isinstance(v, (list, tuple)):
+            v = v[0] if v else ""
+        if isinstance(v, (bytes, bytearray)):
+            return bytes(v).decode("utf-8", "surrogateescape")
+        return v if isinstance(v, str) else str(v)
+    return json.dumps({one(k): one(v) for k, v in (query or {}).items()}).encode()
 
 
 class CallbackCrypto:
     """WXBizMsgCrypt for one app. The receive id (corp id, suite id, AppID; ""
     for WeCom bots) is checked strictly unless ``accept_receive_ids`` is given;
-    ``max_age_s`` turns on a replay window against ``now_s`` (default: the clock)."""
+    ``max_age_s`` turns on a replay window against ``now_s`` (default: the clock).
+    ``url_check`` says which URL check the receiver accepts: ``"signature"``
+    (Official Accounts), ``"msg_signature"`` (WeCom apps, suites, bots) or
+    ``"either"`` (the default); a ``msg_signature`` is only ever checked as
+    the four-part signature."""
 
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str, *,
-                 accept_receive_ids: Optional[Iterable[str]] = None, max_age_s: Optional[int] = None) -> None:
+                 accept_receive_ids: Optional[Iterable[str]] = None, max_age_s: Optional[int] = None,
+                 url_check: Optional[str] = None) -> None:
         try:
             self._c = _NativeCrypto(token, encoding_aes_key, receive_id,
-                                    list(accept_receive_ids) if accept_receive_ids is not None else None, max_age_s)
+                                    list(accept_receive_ids) if accept_receive_ids is not None else None, max_age_s,
+                                    url_check)
         except _NativeError as e:
             raise WxError.from_native(e) from None
         self._max_age = max_age_s
@@ -67,20 +108,24 @@ class CallbackCrypto:
             return None
         return int(time.time()) if now_s is None else now_s
 
-    def verify_url(self, signature: str, timestamp: str, nonce: str, echostr: str, now_s: Optional[int] = None) -> str:
-        """The body to answer a URL check with (OA plain style or WeCom style)."""
+    def verify_url(self, signature: str, timestamp: str, nonce: str, echostr: str, now_s: Optional[int] = None,
+                   *, param: Optional[str] = None) -> str:
+        """The body to answer a URL check with. ``param`` names the query
+        parameter the signature came in (``"signature"`` or
+        ``"msg_signature"``); without it the receiver's ``url_check`` decides."""
+        args = (_str(signature), _str(timestamp), _str(nonce), _str(echostr), self._now(now_s))
         try:
-            return self._c.verify_url(signature, timestamp, nonce, echostr, self._now(now_s))
+            if param is not None:
+                return self._c.verify_url_param(_str(param), *args)
+            return self._c.verify_url(*args)
         except _NativeError as e:
             raise WxError.from_native(e) from None
 
     def decrypt(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
                 now_s: Optional[int] = None) -> str:
         """The plaintext of a callback body (XML with Encrypt, or JSON with encrypt)."""
-        if isinstance(body, str):
-            body = body.encode()
         # One buffer each way (see decrypt_packed): half the boundary cost.
-        packed = b"\0".join((msg_signature.encode(), timestamp.encode(), nonce.encode(), body))
+        packed = b"\0".join((_bytes(msg_signature), _bytes(timestamp), _bytes(nonce), _bytes(body)))
         now = self._now(now_s)
         try:
             return self._c.decrypt_packed(packed, now is not None, now or 0).decode()
@@ -90,23 +135,24 @@ class CallbackCrypto:
     def decrypt_message(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
                         now_s: Optional[int] = None) -> CallbackMessage:
         try:
-            return CallbackMessage(self._c.decrypt_message(msg_signature, timestamp, nonce, _text(body), self._now(now_s)))
+            text = self._c.decrypt_message(_str(msg_signature), _str(timestamp), _str(nonce), _bytes(body),
+                                           self._now(now_s))
         except _NativeError as e:
             raise WxError.from_native(e) from None
+        return CallbackMessage(json.loads(text))
 
     def handle_request(self, method: str, query: Mapping[str, Any], body: Union[str, bytes, None] = None,
                        now_s: Optional[int] = None) -> "Inbound":
         """Framework glue: the request's method, query parameters and body in;
         an :class:`Inbound` out: ``echo`` (answer a URL check with it as it
         is) or ``message`` (verified and decrypted). Refusals raise WxError."""
-        q = {str(k): str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in query.items()}
         try:
-            r = self._c.handle_request(method, q, _text(body or ""), self._now(now_s))
+            r = self._c.handle_request(_str(method), _query_json(query), _bytes(body), self._now(now_s))
         except _NativeError as e:
             raise WxError.from_native(e) from None
         if r.is_echo():
             return Inbound(echo=r.body)
-        return Inbound(plaintext=r.plaintext, message=CallbackMessage(r.fields))
+        return Inbound(plaintext=r.plaintext, message=CallbackMessage(json.loads(r.message_json)))
 
     def reply(self, reply: str, now_s: Optional[int] = None) -> str:
         """The encrypted passive-reply body for ``reply``, with a fresh timestamp and nonce."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import http.client
 import json as _json
 import logging
 import os
@@ -23,20 +24,109 @@ Http = Callable[[str, str, Headers, Optional[bytes], float], Tuple[int, Mapping[
 Query = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
 
 
+#: The longest single wait the driver asks of ``threading`` (its ``TIMEOUT_MAX``
+#: and a day, whichever is shorter): a timer further off is waited for in steps.
+WAIT_MAX_S = min(threading.TIMEOUT_MAX, 86400.0)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the API's answer, never followed: a redirect would carry a
+    header credential to whatever origin it names."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
+        return None
+
+
+class _Deadline:
+    """The call's total deadline over urllib: at ``timeout_s`` the request's
+    sockets are shut down, whatever phase it is in (a body trickling in
+    byte by byte included), and the request ends as a ``TimeoutError``."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.sockets: List[socket.socket] = []
+        self.expired = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, timeout_s), self._expire)
+        self._timer.daemon = True
+
+    def connection(self, cls: type) -> Callable[..., Any]:
+        """An ``http.client`` connection class whose sockets this deadline can close."""
+        deadline = self
+
+        class _Conn(cls):  # type: ignore[misc,valid-type]
+            def connect(self) -> None:
+                super().connect()
+                with deadline._lock:
+                    deadline.sockets.append(self.sock)
+                    expired = deadline.expired
+                if expired:
+                    deadline._shut(self.sock)
+
+        return _Conn
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            self._shut(sock)
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._timer.cancel()
+
+
 def urllib_http(method: str, url: str, headers: Headers, body: Optional[bytes], timeout_s: float):
-    """The default HTTP transport (stdlib only)."""
+    """The default HTTP transport (stdlib only): no redirects followed, and
+    ``timeout_s`` a total deadline for the whole exchange."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as r:
-            return r.status, dict(r.headers.items()), r.read()
-    except urllib.error.HTTPError as e:  # an answer, whatever its status
-        return e.code, dict(e.headers.items()), e.read()
-    except urllib.error.URLError as e:
-        raise e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))
+    with _Deadline(timeout_s) as deadline:
+        http_conn = deadline.connection(http.client.HTTPConnection)
+        https_conn = deadline.connection(http.client.HTTPSConnection)
+
+        class _Http(urllib.request.HTTPHandler):
+            def http_open(self, r):  # noqa: D102
+                return self.do_open(http_conn, r)
+
+        class _Https(urllib.request.HTTPSHandler):
+            def https_open(self, r):  # noqa: D102
+                return self.do_open(https_conn, r, context=getattr(self, "_context", None))
+
+        opener = urllib.request.build_opener(_NoRedirect, _Http, _Https)
+        try:
+            with opener.open(req, timeout=timeout_s) as r:
+                answer = r.status, dict(r.headers.items()), r.read()
+        except urllib.error.HTTPError as e:  # an answer, whatever its status
+            try:
+                answer = e.code, dict(e.headers.items()), e.read()
+            except Exception:  # noqa: BLE001 - the deadline cut the body short
+                if not deadline.expired:
+                    raise
+        except urllib.error.URLError as e:
+            if deadline.expired:
+                raise TimeoutError("the call's deadline passed") from None
+            raise e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))
+        except Exception:
+            if deadline.expired:
+                raise TimeoutError("the call's deadline passed") from None
+            raise
+        if deadline.expired:  # a body cut short can look complete
+            raise TimeoutError("the call's deadline passed")
+        return answer
 
 
 def transport_kind(e: BaseException) -> str:
@@ -225,7 +315,8 @@ class Client:
                         raise WxError("unknown", "engine idle with the call unfinished", call_id=call_id)
                     # Another thread performs what this call waits for, or a timer is due later.
                     timeout = None if self._wake is None else max(0, self._wake - self._now()) / 1000
-                    self._cond.wait(timeout)
+                    # Clamped to what the runtime can wait (a far timer wakes early, harmlessly).
+                    self._cond.wait(None if timeout is None else min(timeout, WAIT_MAX_S))
                 output = self._queue.popleft()
                 if "done" in output:
                     self._done[output["done"]["call_id"]] = output["done"]
@@ -240,6 +331,12 @@ class Client:
             answer: Optional[Callable[[], Optional[dict]]] = None
             try:  # outside the lock: other threads' requests overlap with this one
                 answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
+            except BaseException as e:
+                # KeyboardInterrupt, SystemExit, a gevent timeout, …: the engine is
+                # told the request (or store operation) failed before it propagates,
+                # so no request is left unanswered.
+                answer = self._failed(output, e)
+                raise
             finally:
                 # One lock for the engine's answer and its outputs.
                 with self._cond:
@@ -247,6 +344,16 @@ class Client:
                     doc = answer() if answer is not None else None
                     self._take(doc if doc is not None else _json.loads(self.engine.poll(self._now())))
                     self._cond.notify_all()
+
+    def _failed(self, output: dict, e: BaseException) -> Callable[[], Optional[dict]]:
+        """How to tell the engine an output failed with ``e`` (run under the lock)."""
+        if "send" in output:
+            req_id = output["send"]["id"]
+            kind = transport_kind(e) if isinstance(e, OSError) else "reset"
+            return lambda: self.engine.handle_transport_error(req_id, kind, self._now())
+        op_id = output["store"]["id"]
+        text = _json.dumps({"error": type(e).__name__}).encode()
+        return lambda: self.engine.handle_store_result(op_id, text, self._now())
 
     def _emit(self, event: dict) -> None:
         # A listener's exception must not cost the outputs queued after its event.

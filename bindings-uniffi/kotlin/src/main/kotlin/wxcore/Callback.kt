@@ -2,18 +2,46 @@
 package wxcore
 
 import java.security.SecureRandom
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.jsonObject
 import wxcore.ffi.CallbackCrypto as NativeCrypto
 
-/** A decrypted callback message: its fields, with typed accessors. */
-class CallbackMessage(val fields: Map<String, String>) {
-    operator fun get(name: String): String? = fields[name]
-    val msgType: String? get() = fields["MsgType"]
-    val event: String? get() = fields["Event"]
-    val fromUser: String? get() = fields["FromUserName"]
-    val toUser: String? get() = fields["ToUserName"]
-    val createTime: Long? get() = fields["CreateTime"]?.trim()?.toLongOrNull()
-    val agentId: Long? get() = fields["AgentID"]?.trim()?.toLongOrNull()
+/**
+ * A decrypted callback message: its fields, with typed accessors. As the core
+ * gives it ([json]): text fields are `String`s, an element with child elements
+ * a `Map<String, Any>` (`ScanCodeInfo`, `SendLocationInfo`), an element
+ * repeated under one parent a `List<Any>` (`PicList["item"]`).
+ */
+class CallbackMessage(val json: JsonObject) {
+    /** Field name → `String`, `Map<String, Any>` or `List<Any>`. */
+    @Suppress("UNCHECKED_CAST")
+    val fields: Map<String, Any> = plain(json) as Map<String, Any>
+    operator fun get(name: String): Any? = fields[name]
+    /** A text field (null for a missing or nested one). */
+    fun text(name: String): String? = fields[name] as? String
+    val msgType: String? get() = text("MsgType")
+    val event: String? get() = text("Event")
+    val fromUser: String? get() = text("FromUserName")
+    val toUser: String? get() = text("ToUserName")
+    val createTime: Long? get() = text("CreateTime")?.trim()?.toLongOrNull()
+    val agentId: Long? get() = text("AgentID")?.trim()?.toLongOrNull()
+
+    override fun toString(): String = "CallbackMessage($json)"
+
+    private companion object {
+        fun plain(e: JsonElement): Any = when (e) {
+            is JsonObject -> e.mapValues { plain(it.value) }
+            is JsonArray -> e.map { plain(it) }
+            is JsonPrimitive -> e.content
+        }
+    }
 }
+
+private fun message(text: String): CallbackMessage = CallbackMessage(Json.parseToJsonElement(text).jsonObject)
 
 private fun <T> refusals(block: () -> T): T = try {
     block()
@@ -26,8 +54,11 @@ private fun <T> refusals(block: () -> T): T = try {
 
 /**
  * WXBizMsgCrypt for one app. The receive id is checked strictly unless
- * [acceptReceiveIds] is given; [maxAgeS] turns on a replay window.
- * Refusals throw [WxException] with `kind` and `reason`.
+ * [acceptReceiveIds] is given; [maxAgeS] turns on a replay window;
+ * [urlCheck] says which URL check the receiver accepts: `"signature"`
+ * (Official Accounts), `"msg_signature"` (WeCom apps, suites, bots) or
+ * `"either"` (the default); a `msg_signature` is only ever checked as the
+ * four-part signature. Refusals throw [WxException] with `kind` and `reason`.
  */
 class CallbackCrypto(
     token: String,
@@ -35,22 +66,34 @@ class CallbackCrypto(
     receiveId: String,
     acceptReceiveIds: List<String>? = null,
     private val maxAgeS: Long? = null,
+    urlCheck: String? = null,
 ) : AutoCloseable {
-    private val c: NativeCrypto = refusals { NativeCrypto(token, encodingAesKey, receiveId, acceptReceiveIds, maxAgeS?.toULong()) }
+    private val c: NativeCrypto = refusals { NativeCrypto(token, encodingAesKey, receiveId, acceptReceiveIds, maxAgeS?.toULong(), urlCheck) }
     private val random = SecureRandom()
 
     private fun now(nowS: Long?): ULong? = if (maxAgeS == null) null else (nowS ?: (System.currentTimeMillis() / 1000)).toULong()
 
-    /** The body to answer a URL check with (OA plain style or WeCom style). */
-    fun verifyUrl(signature: String, timestamp: String, nonce: String, echostr: String, nowS: Long? = null): String =
-        refusals { c.verifyUrl(signature, timestamp, nonce, echostr, now(nowS)) }
+    /**
+     * The body to answer a URL check with. [param] names the query parameter the
+     * signature came in (`"signature"` or `"msg_signature"`); without it the
+     * receiver's [urlCheck] decides.
+     */
+    fun verifyUrl(signature: String, timestamp: String, nonce: String, echostr: String, nowS: Long? = null, param: String? = null): String =
+        refusals {
+            if (param != null) c.verifyUrlParam(param, signature, timestamp, nonce, echostr, now(nowS))
+            else c.verifyUrl(signature, timestamp, nonce, echostr, now(nowS))
+        }
 
     /** The plaintext of a callback body (XML with Encrypt, or JSON with encrypt). */
     fun decrypt(msgSignature: String, timestamp: String, nonce: String, body: String, nowS: Long? = null): String =
         refusals { c.decrypt(msgSignature, timestamp, nonce, body, now(nowS)) }
 
     fun decryptMessage(msgSignature: String, timestamp: String, nonce: String, body: String, nowS: Long? = null): CallbackMessage =
-        CallbackMessage(refusals { c.decryptMessage(msgSignature, timestamp, nonce, body, now(nowS)) })
+        decryptMessage(msgSignature, timestamp, nonce, body.toByteArray(), nowS)
+
+    /** [decryptMessage] over the body's bytes as sent. */
+    fun decryptMessage(msgSignature: String, timestamp: String, nonce: String, body: ByteArray, nowS: Long? = null): CallbackMessage =
+        message(refusals { c.decryptMessage(msgSignature, timestamp, nonce, body, now(nowS)) })
 
     /** The encrypted passive-reply XML (16 bytes from SecureRandom unless given). */
     fun encrypt(reply: String, timestamp: String, nonce: String, random16: ByteArray = ByteArray(16).also(random::nextBytes)): String =
@@ -62,10 +105,16 @@ class CallbackCrypto(
      * [Inbound.Message] (verified and decrypted). Refusals throw [WxException].
      */
     fun handleRequest(method: String, query: Map<String, String>, body: String = "", nowS: Long? = null): Inbound =
-        when (val r = refusals { c.handleRequest(method, query, body, now(nowS)) }) {
+        handleRequest(method, query, body.toByteArray(), nowS)
+
+    /** [handleRequest] over the body's bytes as sent. */
+    fun handleRequest(method: String, query: Map<String, String>, body: ByteArray, nowS: Long? = null): Inbound {
+        val q = JsonObject(query.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
+        return when (val r = refusals { c.handleRequest(method, q, body, now(nowS)) }) {
             is wxcore.ffi.Inbound.Echo -> Inbound.Echo(r.body)
-            is wxcore.ffi.Inbound.Message -> Inbound.Message(r.plaintext, CallbackMessage(r.fields))
+            is wxcore.ffi.Inbound.Message -> Inbound.Message(r.plaintext, message(r.messageJson))
         }
+    }
 
     /** The encrypted passive-reply body for [reply], with a fresh timestamp and nonce. */
     fun reply(reply: String, nowS: Long? = null): String =

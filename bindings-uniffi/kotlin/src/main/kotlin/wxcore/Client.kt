@@ -92,8 +92,18 @@ val KINDS: List<String> by lazy { wxcore.ffi.errorKinds() }
 /** The full answer of a successful call: `json` for a JSON body, `bytes` otherwise. */
 class Reply(val status: Int, val headers: List<Pair<String, String>>, val json: JsonElement?, val bytes: ByteArray?)
 
-/** The default transport: `java.net.http.HttpClient`. */
-class JdkHttp(private val client: HttpClient = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build()) : Http {
+/**
+ * The default transport: `java.net.http.HttpClient`, redirects never followed
+ * (a 3xx is the API's answer), and the request's timeout a total deadline:
+ * the JDK's own request timeout ends at the response headers, so a body
+ * trickling in byte by byte is cut off here, as an `HttpTimeoutException`.
+ */
+class JdkHttp(
+    private val client: HttpClient = HttpClient.newBuilder()
+        .connectTimeout(Duration.ofSeconds(5))
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .build(),
+) : Http {
     override fun send(request: HttpRequest): HttpResponse {
         val body = request.body?.let { java.net.http.HttpRequest.BodyPublishers.ofByteArray(it) }
             ?: java.net.http.HttpRequest.BodyPublishers.noBody()
@@ -103,7 +113,18 @@ class JdkHttp(private val client: HttpClient = HttpClient.newBuilder().connectTi
         for ((k, v) in request.headers) {
             if (k.lowercase() !in RESTRICTED) builder.header(k, v)
         }
-        val r = client.send(builder.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray())
+        val pending = client.sendAsync(builder.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray())
+        val r = try {
+            pending.get(request.timeoutMs, TimeUnit.MILLISECONDS)
+        } catch (e: java.util.concurrent.TimeoutException) {
+            pending.cancel(true)
+            throw HttpTimeoutException("the call's deadline (${request.timeoutMs} ms) passed")
+        } catch (e: InterruptedException) {
+            pending.cancel(true)
+            throw e
+        } catch (e: java.util.concurrent.ExecutionException) {
+            throw e.cause ?: e
+        }
         return HttpResponse(r.statusCode(), r.headers().map().mapValues { it.value.joinToString(",") }, r.body())
     }
 
@@ -285,6 +306,11 @@ class Client(
             var answer: (() -> JsonObject?)? = null
             try {
                 answer = if ("send" in output) send(output.getValue("send").jsonObject) else runStore(output.getValue("store").jsonObject)
+            } catch (e: Throwable) {
+                // An Error (or anything else) escaping the transport or store: the engine
+                // is told the output failed before it propagates, so nothing is left unanswered.
+                answer = failed(output, e)
+                throw e
             } finally {
                 // The engine's answer and its outputs under one lock, so a later
                 // answer's outputs (and next wake) cannot be overtaken.
@@ -295,6 +321,18 @@ class Client(
                 }
             }
         }
+    }
+
+    /** How to tell the engine an output failed with [e] (run under the lock). */
+    private fun failed(output: JsonObject, e: Throwable): () -> JsonObject? {
+        output["send"]?.jsonObject?.let { req ->
+            val id = req.getValue("id").jsonPrimitive.long.toULong()
+            val kind = transportKind(e)
+            return { engine.handleTransportError(id, kind, now().toULong()); null }
+        }
+        val id = output.getValue("store").jsonObject.getValue("id").jsonPrimitive.long.toULong()
+        val text = JsonObject(mapOf("error" to JsonPrimitive(e.javaClass.simpleName))).toString().toByteArray()
+        return { engine.handleStoreResult(id, direct(text), now().toULong()); null }
     }
 
     // A listener's exception must not cost the outputs queued after its event.
