@@ -412,7 +412,10 @@ fn config_error(path: String, message: String) -> ConfigError {
     };
     // serde quotes a wrongly typed value in its message; at a secret's
     // place that value may be the secret itself.
-    let message = if field.ends_with("secret") {
+    let secret_place = ["secret", "entropy", "sym_key", "private_key"]
+        .iter()
+        .any(|f| field.ends_with(f));
+    let message = if secret_place {
         "must be a string".to_string()
     } else {
         match message.find(" at line ") {

@@ -361,6 +361,8 @@ fn config_errors_do_not_echo_secrets() {
         r#"{"apps":[{"id":"a","platform":"wechat-oa","app_id":"wx","secret":12345678901}]}"#,
         r#"{"apps":[{"id":"a","platform":"wechat-oa","app_id":"wx","secret":"S3CR3T","bogus":1}]}"#,
         r#"{"apps":[{"id":"a","platform":"wechat-oa","app_id":"wx","secrte":"S3CR3T"}]}"#,
+        // Found by the config fuzzer: a mistyped entropy was quoted back.
+        r#"{"apps":[{"id":"a","platform":"wechat-oa","app_id":"wx"}],"entropy":12345678901}"#,
     ] {
         let e = Config::from_json(bad).unwrap_err();
         let text = format!("{e} {e:?}");

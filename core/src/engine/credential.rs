@@ -286,7 +286,11 @@ impl Engine {
                     }
                 }
                 // `expires_in` comes from the wire: saturate rather than trust it.
-                let expires_at = sent_at.saturating_add(expires_in.saturating_mul(1000));
+                let expires_at = sent_at.saturating_add(
+                    expires_in
+                        .saturating_mul(1000)
+                        .min(crate::engine::MAX_DURATION_MS),
+                );
                 if expires_at <= now {
                     // Handing it out would send every waiting call straight
                     // back for another fetch: a loop, not a token.

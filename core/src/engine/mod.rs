@@ -145,6 +145,15 @@ fn owner_suffix(entropy: &crate::config::Secret) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn clock_error() -> ApiError {
+    let mut e = ApiError::new(
+        ErrorKind::InvalidRequest,
+        format!("the host's clock is at or beyond {MAX_TIME_MS} ms (the year 287,000): nothing can be timed"),
+    );
+    e.code = Some(Code::Str("clock".into()));
+    e
+}
+
 fn clamp(now_ms: u64) -> u64 {
     now_ms.min(MAX_TIME_MS)
 }
@@ -297,6 +306,19 @@ impl Engine {
     }
 
     fn start_call(&mut self, id: CallId, call: Call, now_ms: u64) {
+        if now_ms >= MAX_TIME_MS {
+            let mut e = clock_error();
+            e.app = call.app;
+            e.call_id = id;
+            if let Some(f) = self.ticket_calls.remove(&id) {
+                return self.on_ticket_call(f, Err(e), now_ms);
+            }
+            self.out.push_back(Output::Done(Completion {
+                call_id: id,
+                result: Err(e),
+            }));
+            return;
+        }
         let Some(&a) = self.by_name.get(&call.app) else {
             let mut e = ApiError::new(
                 ErrorKind::Config,
@@ -425,6 +447,10 @@ impl Engine {
     ) {
         let now_ms = clamp(now_ms);
         self.advance(now_ms);
+        self.on_transport_error(request_id, kind, now_ms);
+    }
+
+    fn on_transport_error(&mut self, request_id: u64, kind: TransportErrorKind, now_ms: u64) {
         match self.requests.remove(&request_id) {
             Some(Purpose::Call {
                 call, app, host, ..
@@ -580,15 +606,24 @@ impl Engine {
         // on whatever input comes first after it is due.
         let heap = self.timers.peek().map(|Reverse((at, _))| *at);
         let fifo = self.fifo_front(false).map(|(at, _)| at);
-        match (heap, fifo) {
+        let at = match (heap, fifo) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        };
+        // Never beyond the last time the engine counts, where every call ends
+        // (see `clock_out_of_range`); once there, nothing is ever due again.
+        if self.last_now >= MAX_TIME_MS {
+            return None;
         }
+        at.map(|at| at.min(MAX_TIME_MS))
     }
 
     /// Fires every timer due at `now`.
     pub(crate) fn advance(&mut self, now: u64) {
         self.last_now = self.last_now.max(now);
+        if now >= MAX_TIME_MS {
+            return self.clock_out_of_range();
+        }
         loop {
             // The earliest of the heap's and the two FIFOs' fronts, if due.
             let heap = self.timers.peek().map(|r| r.0);
@@ -607,32 +642,69 @@ impl Engine {
             } else {
                 self.backstops.pop_front();
             }
-            if !self.timer_live(at, t) {
-                continue;
+            if self.timer_live(at, t) {
+                self.fire(t, now);
             }
-            match t {
-                Timer::Refresh(a) => self.start_fetch(a, now),
-                Timer::Call(id) => {
-                    if let Some(c) = self.calls.get_mut(&id) {
-                        c.phase = Phase::New;
-                    }
-                    self.dispatch(id, now)
+        }
+    }
+
+    /// The host's clock has reached the end of what the engine counts (2^53
+    /// ms, the year 287,000): a broken clock. Nothing can be timed any more,
+    /// so every call completes now with `invalid_request` (code `clock`), and
+    /// so does every call submitted while it stays there.
+    fn clock_out_of_range(&mut self) {
+        let mut ids: Vec<CallId> = self
+            .calls
+            .keys()
+            .filter(|id| !self.ticket_calls.contains_key(id))
+            .copied()
+            .collect();
+        ids.extend(self.ticket_calls.keys().copied());
+        ids.sort_unstable();
+        for id in ids {
+            self.fail(id, clock_error());
+        }
+        // Ticket requests still waiting on a store read.
+        for a in 0..self.apps.len() {
+            let name = self.apps[a].name.clone();
+            let mut waiting = Vec::new();
+            for slot in self.apps[a].tickets.values_mut() {
+                slot.abandon(&mut waiting);
+            }
+            waiting.sort_unstable();
+            for id in waiting {
+                let mut e = clock_error();
+                e.app = name.clone();
+                e.call_id = id;
+                self.out.push_back(Output::Done(Completion {
+                    call_id: id,
+                    result: Err(e),
+                }));
+            }
+        }
+    }
+
+    fn fire(&mut self, t: Timer, now: u64) {
+        match t {
+            Timer::Refresh(a) => self.start_fetch(a, now),
+            Timer::Call(id) => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.phase = Phase::New;
                 }
-                Timer::Queue(a) => {
-                    self.apps[a].queue_wake = None;
-                    self.pump_queue(a, now)
-                }
-                Timer::Fetch(a) => self.resume_fetch(a, now),
-                Timer::Deadline(id) => self.expire(id),
-                Timer::Request(req) => {
-                    self.handle_transport_error(req, TransportErrorKind::Timeout, now)
-                }
-                Timer::StoreOp(op) => {
-                    if let Some(p) = self.store_ops.remove(&op) {
-                        let ms = self.cfg.store_timeout_ms.unwrap_or_default();
-                        let r = StoreResult::Failed(format!("no answer within {ms} ms"));
-                        self.on_store_result(p, r, now);
-                    }
+                self.dispatch(id, now)
+            }
+            Timer::Queue(a) => {
+                self.apps[a].queue_wake = None;
+                self.pump_queue(a, now)
+            }
+            Timer::Fetch(a) => self.resume_fetch(a, now),
+            Timer::Deadline(id) => self.expire(id),
+            Timer::Request(req) => self.on_transport_error(req, TransportErrorKind::Timeout, now),
+            Timer::StoreOp(op) => {
+                if let Some(p) = self.store_ops.remove(&op) {
+                    let ms = self.cfg.store_timeout_ms.unwrap_or_default();
+                    let r = StoreResult::Failed(format!("no answer within {ms} ms"));
+                    self.on_store_result(p, r, now);
                 }
             }
         }
@@ -683,25 +755,8 @@ impl Engine {
     pub(crate) fn dispatch(&mut self, id: CallId, now: u64) {
         let Some(c) = self.calls.get(&id) else { return };
         let a = c.app;
-        let app = &mut self.apps[a];
-        if let Some((until, code)) = app.blocked.clone() {
-            if now < until {
-                let mut e = ApiError::new(
-                    ErrorKind::IpBlocked,
-                    "the administrator refused this IP; refused locally until the block ends",
-                );
-                e.code = code;
-                e.retry_after_ms = Some(until - now);
-                return self.fail(id, e);
-            }
-            app.blocked = None;
-        }
-        // A call already counted in the shared store is within the limit,
-        // even if later counts have since reached it.
-        if !self.calls[&id].reserved {
-            if let Some(e) = self.quota_refusal(a, &self.calls[&id].call.path.clone(), now) {
-                return self.fail(id, e);
-            }
+        if let Some(e) = self.local_refusal(id, now) {
+            return self.fail(id, e);
         }
         if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
             self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
@@ -718,6 +773,34 @@ impl Engine {
             return self.pump_queue(a, now);
         }
         self.send_call(id, now);
+    }
+
+    /// Why call `id` must not go now: an IP block, or its daily quota used
+    /// up. Checked when a call is dispatched and again when it leaves the
+    /// rate-limit queue, since either can arrive while it waits.
+    fn local_refusal(&mut self, id: CallId, now: u64) -> Option<ApiError> {
+        let c = &self.calls[&id];
+        let a = c.app;
+        let app = &mut self.apps[a];
+        if let Some((until, code)) = app.blocked.clone() {
+            if now < until {
+                let mut e = ApiError::new(
+                    ErrorKind::IpBlocked,
+                    "the administrator refused this IP; refused locally until the block ends",
+                );
+                e.code = code;
+                e.retry_after_ms = Some(until - now);
+                return Some(e);
+            }
+            app.blocked = None;
+        }
+        // A call already counted in the shared store is within the limit,
+        // even if later counts have since reached it.
+        if c.reserved {
+            return None;
+        }
+        let path = c.call.path.clone();
+        self.quota_refusal(a, &path, now)
     }
 
     fn quota_refusal(&mut self, a: usize, path: &str, now: u64) -> Option<ApiError> {
@@ -752,6 +835,11 @@ impl Engine {
                 self.apps[a].queue.pop(&path);
                 self.calls.get_mut(&id).expect("call").phase = Phase::New;
                 self.dispatch(id, now);
+                continue;
+            }
+            if let Some(e) = self.local_refusal(id, now) {
+                self.apps[a].queue.pop(&path);
+                self.fail(id, e);
                 continue;
             }
             match self.admit(a, id, now) {
@@ -1135,6 +1223,12 @@ impl Engine {
                         ErrorKind::PermissionDenied
                     }
                     (None, false) if resp.status >= 400 => ErrorKind::InvalidRequest,
+                    // A redirect is never followed (it could carry a header
+                    // credential to another origin): an answer, and not one
+                    // an API gives.
+                    (None, false) if (300..400).contains(&resp.status) => {
+                        ErrorKind::MalformedResponse
+                    }
                     (None, _) => ErrorKind::Unknown,
                 };
                 let mut e = ApiError::new(kind, message);

@@ -27,6 +27,12 @@ pub(crate) struct TicketSlot {
 }
 
 impl TicketSlot {
+    /// Hands over the waiting requests; the slot fetches nothing more.
+    pub(crate) fn abandon(&mut self, into: &mut Vec<CallId>) {
+        into.append(&mut self.waiting);
+        self.fetching = false;
+    }
+
     fn fresh(&self, now: u64) -> Option<&(Secret, u64, u64)> {
         self.value.as_ref().filter(|(_, expires, _)| now < *expires)
     }
