@@ -147,7 +147,7 @@ function doneValue(done, full) {
 
 /**
  * new Client({ apps, ...config, fetch?, store?, now? });
- * await client.call(app, method, path, { query, json, body, contentType, idempotent, full });
+ * await client.call(app, method, path, { query, json, body, contentType, idempotent, full, timeoutMs, signal });
  * client.on('event', (event) => …);
  */
 class Client extends EventEmitter {
@@ -173,6 +173,7 @@ class Client extends EventEmitter {
 
   async call(app, method, path, options = {}) {
     const spec = { app, method, path, query: queryPairs(options.query), idempotent: !!options.idempotent };
+    if (options.timeoutMs !== undefined) spec.timeout_ms = options.timeoutMs;
     let body = options.body;
     if (options.json !== undefined) {
       body = Buffer.from(JSON.stringify(options.json));
@@ -183,8 +184,22 @@ class Client extends EventEmitter {
     if (typeof body === 'string') body = Buffer.from(body);
     const { callId, outputs, wakeAtMs } = this.engine.submitPoll(spec, body, this._now());
     return new Promise((resolve, reject) => {
-      this._pending.set(callId, { resolve, reject, full: !!options.full });
+      const entry = { resolve, reject, full: !!options.full, cleanup: null };
+      this._pending.set(callId, entry);
+      const { signal } = options;
+      // Aborting withdraws the call: the engine decides what that means
+      // (never sent, or `cancelled` now while its answer still counts).
+      const onAbort = () => {
+        if (!this._pending.has(callId)) return;
+        this.engine.cancel(callId, this._now());
+        this._pump();
+      };
+      if (signal && !signal.aborted) {
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
       this._process(outputs, wakeAtMs);
+      if (signal && signal.aborted) onAbort();
     });
   }
 
@@ -245,6 +260,7 @@ class Client extends EventEmitter {
     const p = this._pending.get(done.call_id);
     if (!p) return;
     this._pending.delete(done.call_id);
+    if (p.cleanup) p.cleanup();
     try { p.resolve(doneValue(done, p.full)); } catch (e) { p.reject(e); }
   }
 

@@ -154,6 +154,10 @@ export interface CallOptions {
   contentType?: string;
   idempotent?: boolean;
   full?: boolean;
+  /** This call's deadline from submit to completion (overrides `call_timeout_ms`); past it, WxError `timeout`. */
+  timeoutMs?: number;
+  /** Aborting withdraws the call: never sent if it was not yet, else WxError `cancelled` at once. */
+  signal?: AbortSignal;
 }
 
 export interface FullReply<T = unknown> { status: number; headers: [string, string][]; data: T }
@@ -186,7 +190,7 @@ export type Output =
 export class Engine {
   constructor(config: Config | string, nowMs?: number);
   static restore(config: Config | string, state: string, nowMs?: number): Engine;
-  submit(spec: { app: string; method?: string; path: string; query?: [string, string][]; idempotent?: boolean; content_type?: string } | string, body?: Uint8Array, nowMs?: number): number;
+  submit(spec: { app: string; method?: string; path: string; query?: [string, string][]; idempotent?: boolean; content_type?: string; timeout_ms?: number } | string, body?: Uint8Array, nowMs?: number): number;
   handleResponse(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): void;
   handleTransportError(id: number, kind: 'dns' | 'connect' | 'timeout' | 'reset' | 'tls', nowMs?: number): void;
   /** Withdraws a call: it completes with kind `cancelled`; false if it had already completed. */

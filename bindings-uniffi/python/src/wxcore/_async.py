@@ -92,8 +92,10 @@ class AsyncClient:
 
     async def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
                    idempotent: bool = False, *, body: Optional[bytes] = None, content_type: Optional[str] = None,
-                   full: bool = False) -> Any:
-        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
+                   full: bool = False, timeout_ms: Optional[int] = None) -> Any:
+        """One API call, as :meth:`Client.call`. Cancelling the task withdraws
+        the call from the engine: never sent if it was not yet."""
+        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type, timeout_ms)
         doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                           else self.engine.submit_poll(raw, self._now()))
         return done_value(await self._wait(doc), full)
@@ -108,7 +110,13 @@ class AsyncClient:
         self._futures[doc["call_id"]] = future
         self._process(doc["outputs"])
         self._kick()
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            call_id = doc["call_id"]
+            if self._futures.pop(call_id, None) is not None and self.engine.cancel(call_id, self._now()):
+                self._process(_json.loads(self.engine.poll(self._now()))["outputs"])
+            raise
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -182,10 +182,13 @@ def ticket_spec(app: str, kind: str) -> bytes:
 
 
 def call_spec(app: str, method: str, path: str, query: Query, json: Any, idempotent: bool,
-              body: Optional[bytes], content_type: Optional[str]) -> Tuple[bytes, Optional[bytes]]:
+              body: Optional[bytes], content_type: Optional[str],
+              timeout_ms: Optional[int] = None) -> Tuple[bytes, Optional[bytes]]:
     """The engine's call spec (JSON bytes) and the body to send with it."""
     spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
                             "idempotent": idempotent}
+    if timeout_ms is not None:
+        spec["timeout_ms"] = timeout_ms
     if json is not None:
         body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
         content_type = "application/json"
@@ -248,6 +251,7 @@ class Client:
         self._queue: collections.deque = collections.deque()
         self._wake: Optional[int] = None
         self._in_flight = 0  # outputs taken from the queue and not yet answered
+        self._abandoned: set = set()  # calls withdrawn by their caller: their Done is dropped
         # Reentrant: a listener may call the client from inside the loop.
         self._cond = threading.Condition(threading.RLock())
 
@@ -257,15 +261,18 @@ class Client:
 
     def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
              idempotent: bool = False, *, body: Optional[bytes] = None, content_type: Optional[str] = None,
-             full: bool = False) -> Any:
+             full: bool = False, timeout_ms: Optional[int] = None) -> Any:
         """Makes one API call: the parsed JSON reply, or ``bytes`` for a binary
-        one (media); ``full=True`` gives a :class:`Reply`. Raises :class:`WxError`."""
-        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type)
+        one (media); ``full=True`` gives a :class:`Reply`. ``timeout_ms`` is this
+        call's deadline (default: the config's ``call_timeout_ms``). Raises
+        :class:`WxError`; a ``KeyboardInterrupt`` (or any exception) while the
+        call waits withdraws it from the engine before it propagates."""
+        raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type, timeout_ms)
         with self._cond:
             doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
                               else self.engine.submit_poll(raw, self._now()))
             self._take(doc)
-        return done_value(self._run(doc["call_id"]), full)
+        return done_value(self._result(doc["call_id"]), full)
 
     def ticket(self, app: str, kind: str = "jsapi") -> str:
         """A JS-SDK ticket (``jsapi``, ``wx_card``; WeCom ``jsapi``, ``agent_config``),
@@ -283,7 +290,7 @@ class Client:
         with self._cond:
             doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
             self._take(doc)
-        return done_value(self._run(doc["call_id"]), False)
+        return done_value(self._result(doc["call_id"]), False)
 
     def export_state(self) -> str:
         with self._cond:
@@ -297,6 +304,19 @@ class Client:
         self._wake = doc["wake_at_ms"]
         if doc["outputs"]:
             self._cond.notify_all()
+
+    def _result(self, call_id: int) -> dict:
+        try:
+            return self._run(call_id)
+        except BaseException:
+            # The caller gave up (Ctrl-C, a timeout of its own): the engine
+            # withdraws the call, so it is not sent or counted later.
+            with self._cond:
+                if call_id not in self._done and self.engine.cancel(call_id, self._now()):
+                    self._abandoned.add(call_id)
+                    self._take(_json.loads(self.engine.poll(self._now())))
+                self._done.pop(call_id, None)
+            raise
 
     def _run(self, call_id: int) -> dict:
         # Outputs arrive with each input (submit, response), so a plain call
@@ -319,8 +339,12 @@ class Client:
                     self._cond.wait(None if timeout is None else min(timeout, WAIT_MAX_S))
                 output = self._queue.popleft()
                 if "done" in output:
-                    self._done[output["done"]["call_id"]] = output["done"]
-                    self._cond.notify_all()
+                    done_id = output["done"]["call_id"]
+                    if done_id in self._abandoned:
+                        self._abandoned.discard(done_id)
+                    else:
+                        self._done[done_id] = output["done"]
+                        self._cond.notify_all()
                     continue
                 if "event" not in output:
                     self._in_flight += 1
