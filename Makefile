@@ -11,7 +11,9 @@ PYTHON ?= python3
 # wasm-bindgen-cli must match the wasm-bindgen crate exactly (Cargo.lock).
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
 WASM := target/wasm32-unknown-unknown/wasm-release/wxcore_wasm.wasm
-WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# --converge repeats -Oz while it gains; --low-memory-unused holds for Rust
+# (its data starts at 1 MiB); the two custom sections only served wasm-bindgen.
+WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-target-features --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 

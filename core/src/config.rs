@@ -375,7 +375,7 @@ impl Config {
             if ms < floor {
                 return Err(ConfigError::new(
                     "lease_ms",
-                    format!("{ms} ms is shorter than a token fetch can take ({floor} ms: attempts × timeout_ms and backoff, twice, plus a timeout); omit it to use that"),
+                    format!("{ms} ms is shorter than a token fetch can take ({floor} ms); omit it for that"),
                 ));
             }
             check("lease_ms", ms, 1_000, DAY)?;

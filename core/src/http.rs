@@ -72,16 +72,19 @@ impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use sha2::{Digest, Sha256};
         let d = Sha256::digest(self.0);
-        write!(
-            f,
-            "<{} bytes, sha256 {:02x}{:02x}{:02x}{:02x}…>",
-            self.0.len(),
-            d[0],
-            d[1],
-            d[2],
-            d[3]
-        )
+        write!(f, "<{} bytes, sha256 {}…>", self.0.len(), hex(&d[..4]))
     }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// Header names only: values can carry credentials (`access-token`, `token_id`).

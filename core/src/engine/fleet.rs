@@ -121,7 +121,7 @@ impl Engine {
         self.event(Event::StoreValueIgnored {
             app,
             what,
-            reason: "it belongs to another account".into(),
+            reason: "another account's".into(),
         });
     }
 

@@ -142,13 +142,13 @@ fn owner_suffix(entropy: &crate::config::Secret) -> String {
         .chain_update(b"wxcore lease owner:")
         .chain_update(entropy.expose().as_bytes())
         .finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    crate::http::hex(&digest[..8])
 }
 
 fn clock_error() -> ApiError {
     let mut e = ApiError::new(
         ErrorKind::InvalidRequest,
-        format!("the host's clock is at or beyond {MAX_TIME_MS} ms (the year 287,000): nothing can be timed"),
+        format!("the host's clock is past {MAX_TIME_MS} ms: nothing can be timed"),
     );
     e.code = Some(Code::Str("clock".into()));
     e
@@ -250,7 +250,7 @@ impl Engine {
             (None, StoreMode::External) => {
                 return Err(ConfigError::new(
                     "entropy",
-                    "fleet mode needs 32 random bytes from the host to give this engine a lease owner no other process has (the drivers supply them)",
+                    "fleet mode needs the host's 32 random bytes for a unique lease owner (drivers supply them)",
                 ))
             }
         };
@@ -484,7 +484,7 @@ impl Engine {
             return false; // the engine's own; its waiters cancel themselves
         }
         if self.calls.contains_key(&call_id) {
-            let e = ApiError::new(ErrorKind::Cancelled, "the caller cancelled the call");
+            let e = ApiError::new(ErrorKind::Cancelled, "cancelled by the caller");
             self.fail(call_id, e);
             return true;
         }
@@ -496,11 +496,11 @@ impl Engine {
     fn expire(&mut self, id: CallId) {
         let Some(c) = self.calls.get(&id) else { return };
         let (phase, what) = match c.phase {
-            Phase::New | Phase::Queued => ("queue", "queued behind a rate limit"),
-            Phase::NeedToken => ("token", "waiting for an access token"),
-            Phase::Waiting { .. } => ("backoff", "waiting to be resent"),
-            Phase::Reserving => ("store", "waiting for the shared quota count"),
-            Phase::InFlight { .. } => ("send", "waiting for the platform's answer"),
+            Phase::New | Phase::Queued => ("queue", "queued"),
+            Phase::NeedToken => ("token", "awaiting a token"),
+            Phase::Waiting { .. } => ("backoff", "awaiting a resend"),
+            Phase::Reserving => ("store", "awaiting the quota count"),
+            Phase::InFlight { .. } => ("send", "awaiting the answer"),
         };
         let ms = c
             .call

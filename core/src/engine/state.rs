@@ -105,7 +105,7 @@ impl Engine {
                             "exported for {p} account {acc}; the app is now {} account {}",
                             app.platform, app.account_id
                         ),
-                        _ => "the entry does not say which account it is for".into(),
+                        _ => "names no account".into(),
                     };
                     e.dropped(a, "app", reason);
                     continue;

@@ -200,7 +200,7 @@ impl Engine {
                 if expires <= now {
                     Err(ApiError::new(
                         ErrorKind::MalformedResponse,
-                        format!("the ticket endpoint answered a ticket already expired (expires_in {expires_in})"),
+                        format!("ticket already expired on arrival (expires_in {expires_in})"),
                     ))
                 } else {
                     Ok((ticket, expires))
@@ -285,7 +285,7 @@ impl Engine {
             });
             if found {
                 let name = self.apps[a].name.clone();
-                let e = ApiError::new(ErrorKind::Cancelled, "the caller cancelled the request");
+                let e = ApiError::new(ErrorKind::Cancelled, "cancelled by the caller");
                 self.complete(id, name, Err(e));
                 return true;
             }
