@@ -23,7 +23,16 @@
 //!      (a refresh, a backoff, a rate-limit refill) or after the next input.
 //!
 //! Many apps and many concurrent calls share one engine; calls that need a
-//! token being fetched wait for that one fetch.
+//! token being fetched wait for that one fetch. Drain to `Idle` after every
+//! input: outputs are decided when the input arrives, so a `Send` left
+//! queued for long may carry a token that has since expired.
+//!
+//! Every call has a deadline (its `timeout_ms`, else the config's
+//! `call_timeout_ms`) covering queueing, store operations, the token fetch
+//! and its sends; past it the call completes with
+//! [`ErrorKind::Timeout`], and `Idle`'s wake time never sleeps past one.
+//! [`Engine::cancel`] withdraws a call: one not yet sent is never sent nor
+//! counted; either way it completes with [`ErrorKind::Cancelled`].
 //!
 //! ```
 //! use wxcore::{Call, Config, Engine, HttpResponse, Output};
