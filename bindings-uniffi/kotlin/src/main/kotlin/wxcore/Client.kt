@@ -199,17 +199,20 @@ class Client(
         listeners += listener
     }
 
+    /** One API call; `timeoutMs` is its deadline (default: the config's `call_timeout_ms`). */
     fun call(
         app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
         json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
     ): Any {
-        val reply = callFull(app, method, path, query, json, body, contentType, idempotent)
+        val reply = callFull(app, method, path, query, json, body, contentType, idempotent, timeoutMs)
         return reply.json ?: reply.bytes ?: ByteArray(0)
     }
 
     fun callFull(
         app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
         json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
     ): Reply {
         val spec = buildString {
             append("{\"app\":").append(JsonPrimitive(app)).append(",\"method\":").append(JsonPrimitive(method))
@@ -217,6 +220,7 @@ class Client(
             append(",\"query\":").append(JsonArray(query.map { (k, v) -> JsonArray(listOf(JsonPrimitive(k), JsonPrimitive(v))) }))
             val ct = if (json != null) "application/json" else contentType
             if (ct != null) append(",\"content_type\":").append(JsonPrimitive(ct))
+            if (timeoutMs != null) append(",\"timeout_ms\":").append(timeoutMs)
             append('}')
         }.toByteArray()
         val payload = json?.toByteArray() ?: body

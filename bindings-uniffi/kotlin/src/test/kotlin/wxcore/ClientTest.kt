@@ -36,6 +36,18 @@ class ClientTest {
     private fun url(reply: Any) = (reply as JsonObject).getValue("url").jsonPrimitive.content
 
     @Test
+    fun aCallsOwnTimeoutMsEndsItWithTimeout() {
+        val slow = Http { request ->
+            if ("stable_token" in request.url) Thread.sleep(400)
+            HttpResponse(200, mapOf("Content-Type" to "application/json"),
+                """{"access_token":"T1","expires_in":7200}""".toByteArray())
+        }
+        val c = Client(config, http = slow)
+        val e = assertThrows<WxException> { c.call("oa", "GET", "/cgi-bin/user/info", timeoutMs = 100) }
+        assertEquals("timeout" to "token", e.kind to e.code?.toString()?.trim('"'))
+    }
+
+    @Test
     fun callsShareOneTokenFetchAndReturnParsedJson() {
         val p = FakePlatform()
         val c = Client(config, http = p)
