@@ -67,3 +67,32 @@ fn huge_expires_in_wakes_beyond_the_clamp() {
     ]});
     assert!(r.is_ok(), "{r:?}");
 }
+
+#[test]
+fn cancel_and_deadline_promises() {
+    // Memory store, rate limits (config 0): calls wait for the token.
+    let r = show("cancel", Input { config: 0, steps: vec![
+        Step::Submit { app: 0, path: 0, post: false, idempotent: false }, // call 1, token fetch out
+        Step::Ticket { app: 0, kind: 0 },                                  // call 2, waits for the token
+        Step::Submit { app: 1, path: 1, post: false, idempotent: false }, // call 3
+        Step::Cancel { pick: 0 },        // call 1: true, Done cancelled in this drain
+        Step::Cancel { pick: 0 },        // call 1 again: false
+        Step::Cancel { pick: 1 },        // the ticket request: true
+        Step::Cancel { pick: 128 + 99 }, // never submitted: false
+        Step::Clock(Clock::Secs(119)),
+        Step::Clock(Clock::Secs(1)),     // call 3's deadline: its Done (timeout) now
+    ]});
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn a_clock_past_the_clamp_ends_every_call() {
+    let r = show("far clock", Input { config: 1, steps: vec![
+        Step::Submit { app: 0, path: 0, post: false, idempotent: false },
+        Step::Ticket { app: 1, kind: 1 },
+        Step::Clock(Clock::Far(1)),      // MAX_TIME_MS + 5 s: every call ends
+        Step::Submit { app: 2, path: 0, post: false, idempotent: false },
+        Step::Cancel { pick: 0 },
+    ]});
+    assert!(r.is_ok(), "{r:?}");
+}
