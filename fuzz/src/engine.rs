@@ -220,12 +220,13 @@ pub struct Run {
     tickets: HashMap<String, u64>,
     blocked_until: [u64; 3],
     quota_sent: HashMap<(usize, String, u64), u64>,
+    quota_unchecked: [bool; 3],
     model: [TokenModel; 3],
     serial: u64,
     trace: Option<Vec<String>>,
 }
 
-/// `WXFUZZ_SKIP=ticket,ipblock,quota,wake,refresh,far,deadline` turns checks off, to keep
+/// `WXFUZZ_SKIP=ticket,ipblock,quota,clear,wake,refresh,far,deadline` turns checks off, to keep
 /// fuzzing for other findings once one is known and written up.
 pub fn skip(check: &str) -> bool {
     static SKIP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -316,6 +317,7 @@ impl Run {
             tickets: HashMap::new(),
             blocked_until: [0; 3],
             quota_sent: HashMap::new(),
+            quota_unchecked: [false; 3],
             model: Default::default(),
             serial: 0,
             trace: trace.then(Vec::new),
@@ -521,7 +523,7 @@ impl Run {
                     .entry((a, path.clone(), shanghai_day(now)))
                     .or_insert(0);
                 *n += 1;
-                if *n > limit && !skip("quota") {
+                if *n > limit && !skip("quota") && !self.quota_unchecked[a] {
                     return Err(format!(
                         "Send #{} is app `{}`'s call number {n} to {path} on Shanghai day {} (enforced limit {limit})",
                         r.id,
@@ -575,6 +577,11 @@ impl Run {
             }
             Event::QuotaCleared { app } => {
                 if let Some(a) = app_index(&app) {
+                    // `WXFUZZ_SKIP=clear` (F6): no quota check for this app
+                    // after a clear; the other apps' and clear-free runs' stay.
+                    if skip("clear") {
+                        self.quota_unchecked[a] = true;
+                    }
                     self.quota_sent.retain(|(x, _, _), _| *x != a);
                 }
             }
