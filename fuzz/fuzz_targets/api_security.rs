@@ -103,6 +103,10 @@ fn engine_and_call() -> (Engine, u64) {
             }
         }],
         "entropy": STANDARD.encode([7u8; 32]),
+        // The genuine reply is answered up to 300 s late (the signed
+        // timestamp's window): no call deadline or request backstop here
+        // (with the default 120 s and 5 s + 5 s it would rightly time out).
+        "call_timeout_ms": null,
         "quota": {"mode": "off"},
         "retry": {"max_attempts": 1}
     }))
