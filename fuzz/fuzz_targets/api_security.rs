@@ -207,8 +207,7 @@ fuzz_target!(|input: Input| {
                 match e {
                     ReplyEdit::FlipBody(at, x) if !r.body.is_empty() && *x != 0 => {
                         let i = *at as usize % r.body.len();
-                        r.body[i] ^= x;
-                        changed = true;
+                        r.body[i] ^= x; // (two equal flips cancel: compared below)
                     }
                     ReplyEdit::SetHeader(h, v) => {
                         touched = true;
@@ -240,6 +239,9 @@ fuzz_target!(|input: Input| {
                     ReplyEdit::Status(s) => r.status = *s,
                     _ => {}
                 }
+            }
+            if r.body != f.reply.body {
+                changed = true;
             }
             let status = r.status;
             let now = (T0 as i64 + now_delta_s as i64 * 1000) as u64;
