@@ -48,6 +48,10 @@ struct AppSt {
     quota: Option<(Option<Time>, Vec<(u8, Option<u64>, u8, bool)>)>,
     blocked: Option<(Time, Option<i16>)>,
     forced: Option<(Option<u64>, Option<u32>, Option<Time>)>,
+    /// Which platform and account the entry names (state version 2 binds
+    /// entries to them): 0..=4 the app's own, 5 another account, 6 another
+    /// platform, 7 neither.
+    bound: u8,
 }
 
 fn time_json(t: Time, now: u64) -> Value {
@@ -66,24 +70,46 @@ fn now_of(t: Time) -> u64 {
     match t {
         Time::Past(d) => T0 - d as u64,
         Time::Future(d) => T0 + d as u64 * 1000,
-        // Kept well below the clamp: times past MAX_TIME_MS are the engine
-        // target's finding already (wakes beyond the clamp).
-        Time::Abs(a) => a % (MAX_TIME_MS / 2),
+        // Anywhere, and near and past the clamp (where every call ends).
+        Time::Abs(a) => match a % 4 {
+            0 => a,
+            1 => MAX_TIME_MS - (a >> 2) % 10_000_000,
+            2 => MAX_TIME_MS + (a >> 2) % 10_000_000,
+            _ => (a >> 2) % MAX_TIME_MS,
+        },
         _ => T0,
     }
 }
 
 /// The state JSON, and the restored tokens: value -> (app, expires_at_ms).
-fn build(st: &St, now: u64) -> (String, HashMap<String, (usize, u64)>) {
+fn build(st: &St, now: u64, bindings: &Value) -> (String, HashMap<String, (usize, u64)>) {
     let mut tokens = HashMap::new();
     let mut apps = Map::new();
     for (i, a) in st.apps.iter().enumerate() {
         let name = APPS[a.name as usize % APPS.len()];
         let mut o = Map::new();
+        let own = &bindings["apps"][name];
+        match a.bound % 8 {
+            0..=4 => {
+                o.insert("platform".into(), own["platform"].clone());
+                o.insert("account".into(), own["account"].clone());
+            }
+            5 => {
+                o.insert("platform".into(), own["platform"].clone());
+                o.insert("account".into(), json!("wxOTHER"));
+            }
+            6 => {
+                o.insert("platform".into(), json!("jing"));
+                o.insert("account".into(), own["account"].clone());
+            }
+            _ => {}
+        }
+        // Only an entry bound to the app's own platform and account is restored.
+        let kept = a.bound % 8 <= 4;
         if let Some((exp, refresh, valid_value)) = a.token {
             let value = format!("TKa{i}z");
             let e = time_json(exp, now);
-            if let (Some(x), Some(idx)) = (e.as_u64(), APPS[..3].iter().position(|n| *n == name)) {
+            if let (Some(x), Some(idx), true) = (e.as_u64(), APPS[..3].iter().position(|n| *n == name), kept) {
                 tokens.insert(value.clone(), (idx, x));
             }
             o.insert(
@@ -155,7 +181,11 @@ fuzz_target!(|input: Input| match input {
     }
     Input::Structured { config, now, state, steps } => {
         let now = now_of(now);
-        let (text, tokens) = build(&state, now);
+        // The platform and account each app's entry must name: as a fresh
+        // engine of the same config exports them.
+        let cfg = Config::from_json(&config_json(config % 8)).unwrap();
+        let bindings: Value = serde_json::from_str(&Engine::new(cfg, now).unwrap().export_state()).unwrap();
+        let (text, tokens) = build(&state, now, &bindings);
         let Some(mut engine) = restore(config, &text, now) else { return };
         let v: Value = serde_json::from_str(&text).unwrap();
         // export -> restore -> export is stable.
@@ -171,10 +201,24 @@ fuzz_target!(|input: Input| match input {
         );
         let clamp = |t: u64| t.min(MAX_TIME_MS);
         // Restored blocks and exhausted quotas, as the state says them.
+        // An app's entry counts only if restored: version 2, and bound to
+        // the app's own platform and account.
+        let kept = |app: usize| -> bool {
+            let (e, own) = (&v["apps"][APPS[app]], &bindings["apps"][APPS[app]]);
+            v["version"].as_u64() == Some(2)
+                && e["platform"] == own["platform"]
+                && e["account"] == own["account"]
+        };
         let blocked_until = |app: usize| -> u64 {
+            if !kept(app) {
+                return 0;
+            }
             v["apps"][APPS[app]]["blocked"]["until_ms"].as_u64().unwrap_or(0)
         };
         let exhausted = |app: usize, path: &str, t: u64| -> bool {
+            if !kept(app) {
+                return false;
+            }
             let q = &v["apps"][APPS[app]]["quota"];
             let Some(p) = q["paths"].get(path) else { return false };
             if q["day"].as_u64() != Some(shanghai_day(t)) {

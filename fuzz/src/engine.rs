@@ -3,12 +3,12 @@
 //! clock steps, polls) decoded from the fuzz input. A fake platform and a
 //! fake store answer; after every step the engine's promises are checked.
 
-use crate::{leaks, shanghai_day, MAX_TIME_MS, SECRET, TICKET_PREFIX, TOKEN_PREFIX};
+use crate::{leaks, shanghai_day, ENTROPY, MAX_TIME_MS, SECRET, TICKET_PREFIX, TOKEN_PREFIX};
 use arbitrary::Arbitrary;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use wxcore::{
-    Call, Config, Engine, Event, HttpRequest, HttpResponse, Output, StoreCommand, StoreResult,
-    TransportErrorKind,
+    Call, Config, Engine, ErrorKind, Event, HttpRequest, HttpResponse, Output, StoreCommand,
+    StoreResult, TransportErrorKind,
 };
 
 macro_rules! log {
@@ -22,6 +22,8 @@ macro_rules! log {
 
 pub const T0: u64 = 1_700_000_000_000;
 const MAX_STEPS: usize = 160;
+/// The engine's default `call_timeout_ms` (the fixed configs leave it unset).
+pub const CALL_TIMEOUT_MS: u64 = 120_000;
 
 #[derive(Arbitrary, Debug, Clone)]
 pub struct Input {
@@ -39,6 +41,10 @@ pub enum Step {
     Clock(Clock),
     ToWake,
     Poll,
+    /// `Engine::cancel` of a submitted call (`pick < 128`: by submission
+    /// order), or of the id `pick - 128` (possibly never the host's: an
+    /// engine-internal ticket call, or none at all).
+    Cancel { pick: u8 },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -130,6 +136,12 @@ const TICKET_PATHS: [&str; 3] = [
 /// rate limits, default or short refresh margin.
 pub fn config_json(choice: u8) -> String {
     let store = if choice & 1 == 0 { "memory" } else { "external" };
+    // Fleet mode needs the host's 32 random bytes (a lease owner of its own).
+    let entropy = if choice & 1 == 0 {
+        String::new()
+    } else {
+        format!(r#""entropy": "{ENTROPY}","#)
+    };
     let rated = choice & 2 == 0;
     let margin = if choice & 4 == 0 { 3_600_000 } else { 60_000 };
     let oc_rate = if rated {
@@ -150,7 +162,7 @@ pub fn config_json(choice: u8) -> String {
     {{"id": "oc", "platform": "wechat-oa", "app_id": "wxB", "secret": "{SECRET}", "token_endpoint": "classic"{oc_rate}}},
     {{"id": "hr", "platform": "wecom", "corp_id": "wwC", "agent_id": "1", "secret": "{SECRET}"}}
   ],
-  "store": "{store}",
+  "store": "{store}",{entropy}
   "seed": 7,
   "refresh_margin_ms": {margin},
   {global_rate}
@@ -188,6 +200,13 @@ pub struct Run {
     now: u64,
     _external: bool,
     submitted: HashSet<u64>,
+    /// Host call ids in submission order (for `Cancel`).
+    order: Vec<u64>,
+    /// Non-ticket calls still owed a `Done`, in submission order, with the
+    /// time their default deadline falls due.
+    deadlines: VecDeque<(u64, u64)>,
+    /// Calls `cancel` said it withdrew, whose `Done` is owed in this drain.
+    cancelled: HashSet<u64>,
     ticket_ids: HashSet<u64>,
     done: HashSet<u64>,
     sends: Vec<Pending>,
@@ -201,12 +220,13 @@ pub struct Run {
     tickets: HashMap<String, u64>,
     blocked_until: [u64; 3],
     quota_sent: HashMap<(usize, String, u64), u64>,
+    quota_unchecked: [bool; 3],
     model: [TokenModel; 3],
     serial: u64,
     trace: Option<Vec<String>>,
 }
 
-/// `WXFUZZ_SKIP=ticket,ipblock,quota,wake,refresh` turns checks off, to keep
+/// `WXFUZZ_SKIP=ticket,ipblock,quota,clear,storedown,wake,refresh,far,deadline` turns checks off, to keep
 /// fuzzing for other findings once one is known and written up.
 pub fn skip(check: &str) -> bool {
     static SKIP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
@@ -283,6 +303,9 @@ impl Run {
             now: T0,
             _external: choice & 1 == 1,
             submitted: HashSet::new(),
+            order: Vec::new(),
+            deadlines: VecDeque::new(),
+            cancelled: HashSet::new(),
             ticket_ids: HashSet::new(),
             done: HashSet::new(),
             sends: Vec::new(),
@@ -294,6 +317,7 @@ impl Run {
             tickets: HashMap::new(),
             blocked_until: [0; 3],
             quota_sent: HashMap::new(),
+            quota_unchecked: [false; 3],
             model: Default::default(),
             serial: 0,
             trace: trace.then(Vec::new),
@@ -352,6 +376,13 @@ impl Run {
                     if !self.done.insert(id) {
                         return Err(format!("call {id} completed twice"));
                     }
+                    if self.cancelled.remove(&id)
+                        && !matches!(&c.result, Err(e) if e.kind == ErrorKind::Cancelled)
+                    {
+                        return Err(format!(
+                            "cancel of call {id} returned true, but its Done is not `cancelled`: {summary}"
+                        ));
+                    }
                     match &c.result {
                         Err(e) => {
                             for text in [format!("{e}"), format!("{e:?}")] {
@@ -368,11 +399,56 @@ impl Run {
                 Output::Idle { wake_at_ms } => {
                     log!(self, "  <- Idle wake_at_ms={wake_at_ms:?}");
                     self.wake = wake_at_ms;
+                    self.check_completions()?;
                     return self.check_idle(wake_at_ms);
                 }
             }
         }
         Err("outputs never reached Idle".into())
+    }
+
+    /// At the end of a drain: every withdrawn call has its `Done`; every
+    /// non-ticket call whose deadline (submit time + `call_timeout_ms`) has
+    /// come has its `Done`; at or past the clamp every call has its `Done`.
+    fn check_completions(&mut self) -> Result<(), String> {
+        if !self.cancelled.is_empty() {
+            let mut ids: Vec<_> = self.cancelled.iter().copied().collect();
+            ids.sort();
+            return Err(format!(
+                "cancel returned true for calls {ids:?}, and the drain that followed (now={}) ended without their Done",
+                self.now
+            ));
+        }
+        if skip("deadline") {
+            return Ok(());
+        }
+        if self.now >= MAX_TIME_MS {
+            if self.done.len() != self.submitted.len() {
+                let mut lost: Vec<_> = self.submitted.difference(&self.done).copied().collect();
+                lost.sort();
+                return Err(format!(
+                    "now={} is at or past the clamp {MAX_TIME_MS}, where every call ends (invalid_request, code clock), and calls {lost:?} have no Done",
+                    self.now
+                ));
+            }
+            self.deadlines.clear();
+            return Ok(());
+        }
+        while let Some(&(id, due)) = self.deadlines.front() {
+            if self.done.contains(&id) {
+                self.deadlines.pop_front();
+                continue;
+            }
+            if self.now >= due {
+                return Err(format!(
+                    "call {id} (submitted at {}) has no Done at now={}: its deadline ({CALL_TIMEOUT_MS} ms, the default call_timeout_ms) fell due at {due}",
+                    due - CALL_TIMEOUT_MS,
+                    self.now
+                ));
+            }
+            break;
+        }
+        Ok(())
     }
 
     fn fetch_key_app(&self, cmd: &StoreCommand) -> Option<usize> {
@@ -447,7 +523,7 @@ impl Run {
                     .entry((a, path.clone(), shanghai_day(now)))
                     .or_insert(0);
                 *n += 1;
-                if *n > limit && !skip("quota") {
+                if *n > limit && !skip("quota") && !self.quota_unchecked[a] {
                     return Err(format!(
                         "Send #{} is app `{}`'s call number {n} to {path} on Shanghai day {} (enforced limit {limit})",
                         r.id,
@@ -501,6 +577,11 @@ impl Run {
             }
             Event::QuotaCleared { app } => {
                 if let Some(a) = app_index(&app) {
+                    // `WXFUZZ_SKIP=clear` (F6): no quota check for this app
+                    // after a clear; the other apps' and clear-free runs' stay.
+                    if skip("clear") {
+                        self.quota_unchecked[a] = true;
+                    }
                     self.quota_sent.retain(|(x, _, _), _| *x != a);
                 }
             }
@@ -515,6 +596,13 @@ impl Run {
                         current: Some((expires_at_ms, refresh_at_ms)),
                         fetching: false,
                     };
+                }
+            }
+            // `WXFUZZ_SKIP=storedown` (F7): no quota check for an app once
+            // a quota count of it failed (the engine counts locally then).
+            Event::StoreUnavailable { app, op: "incr_by", .. } if skip("storedown") => {
+                if let Some(a) = app_index(&app) {
+                    self.quota_unchecked[a] = true;
                 }
             }
             Event::TokenFetchFailed { app, .. } => {
@@ -547,7 +635,8 @@ impl Run {
         for a in 0..3 {
             let m = self.model[a];
             let Some((expires, Some(refresh))) = m.current else { continue };
-            if m.fetching || now >= expires || skip("refresh") {
+            // At or past the clamp nothing is timed any more (Idle has no wake).
+            if m.fetching || now >= expires || self.now >= MAX_TIME_MS || skip("refresh") {
                 continue;
             }
             if refresh <= now {
@@ -583,6 +672,11 @@ impl Run {
             if idempotent { " (idempotent)" } else { "" }
         );
         self.submitted.insert(id);
+        self.order.push(id);
+        // The engine times deadlines from the latest (clamped) time it saw;
+        // the harness's clock never goes back, so that is this one.
+        self.deadlines
+            .push_back((id, clamp(self.now).saturating_add(CALL_TIMEOUT_MS)));
         Ok(())
     }
 
@@ -766,6 +860,7 @@ impl Run {
                 let id = self.engine.submit_ticket(app, kind, self.now);
                 log!(self, "now={} submit_ticket {app} {kind} -> call {id}", self.now);
                 self.submitted.insert(id);
+                self.order.push(id);
                 self.ticket_ids.insert(id);
             }
             Step::Answer { pick, answer } => {
@@ -824,6 +919,35 @@ impl Run {
                 log!(self, "clock to wake -> now={}", self.now);
             }
             Step::Poll => log!(self, "now={} poll", self.now),
+            Step::Cancel { pick } => {
+                let id = if pick < 128 {
+                    if self.order.is_empty() {
+                        return Ok(());
+                    }
+                    self.order[pick as usize % self.order.len()]
+                } else {
+                    (pick - 128) as u64
+                };
+                let open = self.submitted.contains(&id) && !self.done.contains(&id);
+                let took = self.engine.cancel(id, self.now);
+                log!(self, "now={} cancel call {id} -> {took}", self.now);
+                if took != open {
+                    return Err(format!(
+                        "cancel of call {id} at now={} returned {took}, but the call {}",
+                        self.now,
+                        if !self.submitted.contains(&id) {
+                            "was never submitted by the host"
+                        } else if open {
+                            "has not completed"
+                        } else {
+                            "had already completed"
+                        }
+                    ));
+                }
+                if took {
+                    self.cancelled.insert(id);
+                }
+            }
         }
         self.drain()
     }
