@@ -61,6 +61,9 @@ pub(crate) struct CallState {
     pub(crate) reserved: bool,
     /// When the call completes with `timeout` if it has not completed before.
     pub(crate) deadline: Option<u64>,
+    /// The shared quota count out for this call was taken before a
+    /// `clear_quota`: whatever it says, the call counts again.
+    pub(crate) recount: bool,
 }
 
 #[derive(Debug)]
@@ -375,6 +378,7 @@ impl Engine {
                 phase: Phase::New,
                 reserved: false,
                 deadline,
+                recount: false,
             },
         );
         if let (Some(at), None) = (deadline, &problem) {
@@ -1058,6 +1062,10 @@ impl Engine {
         }
         let c = self.calls.get_mut(&id).expect("call");
         c.phase = Phase::New;
+        if std::mem::take(&mut c.recount) {
+            self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+            return self.dispatch(id, now);
+        }
         c.reserved = true;
         let path = c.call.path.clone();
         self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
@@ -1317,6 +1325,13 @@ impl Engine {
                     }
                 }
                 self.apps[a].quota.paths.clear();
+                // Calls counted before the clear and not yet sent (or whose
+                // count is still out) count again after it, or the fleet
+                // overshoots the fresh limit; at worst one counts twice.
+                for c in self.calls.values_mut().filter(|c| c.app == a) {
+                    c.reserved = false;
+                    c.recount = c.phase == Phase::Reserving;
+                }
                 let name = self.apps[a].name.clone();
                 self.event(Event::QuotaCleared { app: name });
             }

@@ -191,6 +191,18 @@ SCENARIOS = [
         (submit(2 ** 60, UI), [err(2, "invalid_request", code="clock"), idle()]),
     ),
     scenario(
+        "fuzz F6: fleet: a count taken before clear_quota is not trusted after it; the call counts again",
+        fcfg(quota={"limits": {TG: 2}}),
+        (with_token(), [idle(R)]),
+        (submit(T0 + 1000, TG), [incr(1, TG, T0 + 1000), idle(R)]),
+        (submit(T0 + 1001, "/cgi-bin/clear_quota", method="POST", json={"appid": "wxA"}),
+         [send(1, "POST", oa_url("/cgi-bin/clear_quota", "T1"), json={"appid": "wxA"}), idle(R)]),
+        (resp(T0 + 1100, 1, OK), [ev("quota_cleared", app="oa"), ok(2, OK), idle(R)]),
+        # The pre-clear total (5, past the limit) would have refused the call.
+        (sres(T0 + 1200, 1, count=5), [incr(2, TG, T0 + 1200), idle(R)]),
+        (sres(T0 + 1300, 2, count=1), [send(2, "GET", oa_url(TG, "T1")), idle(R)]),
+    ),
+    scenario(
         "a redirect is an answer, never followed: a 302 is a malformed response",
         cfg(result_app()),
         (submit(T0, "/v1/users", app="res"), [send(1, "GET", "https://result.example/v1/users"), idle()]),
