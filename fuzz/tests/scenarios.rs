@@ -112,9 +112,9 @@ fn quota_clear_forgets_reserved_calls() {
     assert!(r.is_ok(), "{r:?}");
 }
 
-/// F7 (FUZZING.md), not fixed: in fleet mode one failed quota count lets a
-/// call out on local counting, and the shared count never learns of it.
-/// Asserts the finding still reproduces: flip to `is_ok()` once fixed.
+/// F7 (FUZZING.md), fixed: in fleet mode one failed quota count let a call
+/// out on local counting, and the shared count never learned of it. Now the
+/// next count carries it.
 #[test]
 fn failed_quota_count_is_never_made_up() {
     // Config 3: external store, no rate limits.
@@ -126,6 +126,5 @@ fn failed_quota_count_is_never_made_up() {
         ticket_path,                                                     // call 5: a fifth incr_by
         Step::Store { pick: 255, how: StoreHow::Fail },                  // call 3's incr_by fails: sent on local counting
     ]});
-    assert!(r.is_err());
-    assert!(r.unwrap_err().contains("call number 5 to /cgi-bin/ticket/getticket"));
+    assert!(r.is_ok(), "{r:?}");
 }

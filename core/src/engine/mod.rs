@@ -109,7 +109,8 @@ pub(crate) enum StorePurpose {
     Write(usize, &'static str),
     QuotaIncr(usize, String),
     /// A call's count before sending: the call, its app, the counter's key.
-    QuotaReserve(CallId, usize, String),
+    /// The delta also carries counts owed from earlier failed counts.
+    QuotaReserve(CallId, usize, String, i64),
     TicketRead(usize, String),
 }
 
@@ -1011,18 +1012,14 @@ impl Engine {
         }
         let key = self.quota_key(a, &c.call.path, now);
         let ttl_ms = quota::next_reset(now) - now;
-        let purpose = StorePurpose::QuotaReserve(id, a, key.clone());
+        // Calls this engine sent on local counting while the store failed
+        // are added now, so the shared total learns of them.
+        let delta = 1 + self.apps[a].quota_owed.remove(&key).unwrap_or(0);
+        let purpose = StorePurpose::QuotaReserve(id, a, key.clone(), delta);
         // The concurrency slot is held while the count is out.
         self.apps[a].inflight += 1;
         self.calls.get_mut(&id).expect("call").phase = Phase::Reserving;
-        self.store(
-            StoreCommand::IncrBy {
-                key,
-                delta: 1,
-                ttl_ms,
-            },
-            purpose,
-        );
+        self.store(StoreCommand::IncrBy { key, delta, ttl_ms }, purpose);
         true
     }
 
@@ -1033,6 +1030,7 @@ impl Engine {
         id: CallId,
         a: usize,
         key: String,
+        delta: i64,
         count: Option<i64>,
         now: u64,
     ) {
@@ -1044,6 +1042,10 @@ impl Engine {
             // The call completed while its count was out (cancelled, timed
             // out): give back the concurrency slot and the count it took.
             self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
+            if count.is_none() && delta > 1 {
+                // The earlier calls' counts are still owed; this one was never sent.
+                *self.apps[a].quota_owed.entry(key.clone()).or_default() += delta - 1;
+            }
             if count.is_some() {
                 let ttl_ms = quota::next_reset(now) - now;
                 self.store(
@@ -1074,7 +1076,9 @@ impl Engine {
                 let app = &mut self.apps[a];
                 app.quota.roll(now);
                 let limit = app.limit(&path);
-                let n = n.max(0) as u64;
+                // Calls sent on local counting are not in the shared total yet.
+                let owed = app.quota_owed.get(&key).copied().unwrap_or(0);
+                let n = u64::try_from(n.saturating_add(owed)).unwrap_or(0);
                 let crossings = app.quota.record(&path, n, limit);
                 self.quota_events(a, &path, crossings, now);
                 if limit.is_some_and(|l| n > l) {
@@ -1086,7 +1090,9 @@ impl Engine {
                 }
             }
             None => {
-                // The shared count is unknown: the local one decides.
+                // The shared count is unknown: the local one decides, and
+                // the store is told at the next count.
+                *self.apps[a].quota_owed.entry(key).or_default() += delta;
                 if let Some(e) = self.quota_refusal(a, &path, now) {
                     self.fail(id, e);
                     if !self.apps[a].queue.is_empty() {
@@ -1325,6 +1331,7 @@ impl Engine {
                     }
                 }
                 self.apps[a].quota.paths.clear();
+                self.apps[a].quota_owed.clear();
                 // Calls counted before the clear and not yet sent (or whose
                 // count is still out) count again after it, or the fleet
                 // overshoots the fresh limit; at worst one counts twice.

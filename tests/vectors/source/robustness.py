@@ -4,7 +4,7 @@ state and shared values bound to their account, store keys no two accounts
 share, an unshared lease sized to the fetch, and every bounded setting."""
 import json as _json
 from common import *
-from fleet import fcfg, TK, LK, incr
+from fleet import fcfg, TK, LK, incr, qk
 
 UI = "/cgi-bin/user/info"
 TG = "/cgi-bin/tags/get"
@@ -201,6 +201,17 @@ SCENARIOS = [
         # The pre-clear total (5, past the limit) would have refused the call.
         (sres(T0 + 1200, 1, count=5), [incr(2, TG, T0 + 1200), idle(R)]),
         (sres(T0 + 1300, 2, count=1), [send(2, "GET", oa_url(TG, "T1")), idle(R)]),
+    ),
+    scenario(
+        "fuzz F7: fleet: a call sent on local counting while the store failed is added to the next shared count",
+        fcfg(quota={"limits": {TG: 2}}),
+        (with_token(), [idle(R)]),
+        (submit(T0 + 1000, TG), [incr(1, TG, T0 + 1000), idle(R)]),
+        (sres(T0 + 1010, 1, error="down"), [ev("store_unavailable", op="incr_by"), send(1, "GET", oa_url(TG, "T1")), idle(R)]),
+        (submit(T0 + 1100, TG), [store(2, "incr_by", qk(TG, T0 + 1100), delta=2, ttl_ms=next_reset(T0) - (T0 + 1100)), idle(R)]),
+        (sres(T0 + 1110, 2, count=2), [ev("quota_warning", percent=80), ev("quota_warning", percent=95),
+                                       ev("quota_exhausted", path=TG), send(2, "GET", oa_url(TG, "T1")), idle(R)]),
+        (submit(T0 + 1200, TG), [err(3, "quota_exhausted"), idle(R)]),
     ),
     scenario(
         "a redirect is an answer, never followed: a 302 is a malformed response",
