@@ -23,9 +23,6 @@ pub(crate) struct App {
     pub(crate) queue: RateQueue,
     pub(crate) queue_wake: Option<u64>,
     pub(crate) blocked: Option<(u64, Option<Code>)>,
-    /// Fleet quotas: per shared counter key, calls sent on local counting
-    /// while the store failed, added to the next count.
-    pub(crate) quota_owed: HashMap<String, i64>,
     /// JS-SDK tickets by kind (created on first use).
     pub(crate) tickets: HashMap<String, TicketSlot>,
 }
@@ -41,7 +38,6 @@ impl App {
             queue: RateQueue::default(),
             queue_wake: None,
             blocked: None,
-            quota_owed: HashMap::new(),
             tickets: HashMap::new(),
         }
     }

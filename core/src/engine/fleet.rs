@@ -235,7 +235,7 @@ impl Engine {
                 _ => {}
             },
             StorePurpose::TicketRead(a, kind) => self.on_ticket_read(a, kind, result, now),
-            StorePurpose::QuotaReserve(id, a, key, delta) => {
+            StorePurpose::QuotaReserve(id, a, key, path, delta) => {
                 let count = match result {
                     StoreResult::Count(n) => Some(n),
                     other => {
@@ -247,7 +247,7 @@ impl Engine {
                         None
                     }
                 };
-                self.on_reservation(id, a, key, delta, count, now);
+                self.on_reservation(id, a, (key, path), delta, count, now);
             }
         }
     }

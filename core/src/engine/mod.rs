@@ -110,7 +110,8 @@ pub(crate) enum StorePurpose {
     QuotaIncr(usize, String),
     /// A call's count before sending: the call, its app, the counter's key.
     /// The delta also carries counts owed from earlier failed counts.
-    QuotaReserve(CallId, usize, String, i64),
+    /// Call, app, counter key, API path, delta.
+    QuotaReserve(CallId, usize, String, String, i64),
     TicketRead(usize, String),
 }
 
@@ -1014,8 +1015,12 @@ impl Engine {
         let ttl_ms = quota::next_reset(now) - now;
         // Calls this engine sent on local counting while the store failed
         // are added now, so the shared total learns of them.
-        let delta = 1 + self.apps[a].quota_owed.remove(&key).unwrap_or(0);
-        let purpose = StorePurpose::QuotaReserve(id, a, key.clone(), delta);
+        let app = &mut self.apps[a];
+        app.quota.roll(now);
+        let owed = app.quota.take_owed(&self.calls[&id].call.path);
+        let delta = i64::try_from(owed).unwrap_or(i64::MAX - 1) + 1;
+        let path = self.calls[&id].call.path.clone();
+        let purpose = StorePurpose::QuotaReserve(id, a, key.clone(), path, delta);
         // The concurrency slot is held while the count is out.
         self.apps[a].inflight += 1;
         self.calls.get_mut(&id).expect("call").phase = Phase::Reserving;
@@ -1029,7 +1034,7 @@ impl Engine {
         &mut self,
         id: CallId,
         a: usize,
-        key: String,
+        (key, path): (String, String),
         delta: i64,
         count: Option<i64>,
         now: u64,
@@ -1044,7 +1049,7 @@ impl Engine {
             self.apps[a].inflight = self.apps[a].inflight.saturating_sub(1);
             if count.is_none() && delta > 1 {
                 // The earlier calls' counts are still owed; this one was never sent.
-                *self.apps[a].quota_owed.entry(key.clone()).or_default() += delta - 1;
+                self.apps[a].quota.owe(&path, (delta - 1).unsigned_abs());
             }
             if count.is_some() {
                 let ttl_ms = quota::next_reset(now) - now;
@@ -1077,8 +1082,8 @@ impl Engine {
                 app.quota.roll(now);
                 let limit = app.limit(&path);
                 // Calls sent on local counting are not in the shared total yet.
-                let owed = app.quota_owed.get(&key).copied().unwrap_or(0);
-                let n = u64::try_from(n.saturating_add(owed)).unwrap_or(0);
+                let owed = app.quota.owed(&path);
+                let n = u64::try_from(n).unwrap_or(0).saturating_add(owed);
                 let crossings = app.quota.record(&path, n, limit);
                 self.quota_events(a, &path, crossings, now);
                 if limit.is_some_and(|l| n > l) {
@@ -1092,7 +1097,7 @@ impl Engine {
             None => {
                 // The shared count is unknown: the local one decides, and
                 // the store is told at the next count.
-                *self.apps[a].quota_owed.entry(key).or_default() += delta;
+                self.apps[a].quota.owe(&path, delta.unsigned_abs());
                 if let Some(e) = self.quota_refusal(a, &path, now) {
                     self.fail(id, e);
                     if !self.apps[a].queue.is_empty() {
@@ -1331,7 +1336,6 @@ impl Engine {
                     }
                 }
                 self.apps[a].quota.paths.clear();
-                self.apps[a].quota_owed.clear();
                 // Calls counted before the clear and not yet sent (or whose
                 // count is still out) count again after it, or the fleet
                 // overshoots the fresh limit; at worst one counts twice.

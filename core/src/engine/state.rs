@@ -159,6 +159,7 @@ impl Engine {
                                         .get("exhausted")
                                         .and_then(Value::as_bool)
                                         .unwrap_or(false),
+                                    owed: 0,
                                 },
                             );
                         }

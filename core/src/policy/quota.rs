@@ -22,6 +22,9 @@ pub(crate) struct PathCount {
     pub(crate) used: u64,
     pub(crate) warned: u8,
     pub(crate) exhausted: bool,
+    /// Fleet mode: calls sent on local counting while the shared store
+    /// failed, not yet added to the shared count.
+    pub(crate) owed: u64,
 }
 
 /// One app's counters for one day.
@@ -46,6 +49,23 @@ impl QuotaState {
             self.day = day;
             self.paths.clear();
         }
+    }
+
+    /// Fleet mode: `n` calls the shared count has yet to learn of.
+    pub(crate) fn owe(&mut self, path: &str, n: u64) {
+        let p = self.paths.entry(path.to_string()).or_default();
+        p.owed = p.owed.saturating_add(n);
+    }
+
+    pub(crate) fn owed(&self, path: &str) -> u64 {
+        self.paths.get(path).map_or(0, |p| p.owed)
+    }
+
+    /// The owed calls, to add to the next shared count.
+    pub(crate) fn take_owed(&mut self, path: &str) -> u64 {
+        self.paths
+            .get_mut(path)
+            .map_or(0, |p| std::mem::take(&mut p.owed))
     }
 
     pub(crate) fn refused(&self, path: &str, limit: Option<u64>) -> bool {
