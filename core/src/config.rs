@@ -200,6 +200,36 @@ pub struct AppConfig {
     /// Seal and sign calls to the listed APIs (WeChat server API security).
     #[serde(default)]
     pub api_security: Option<ApiSecurityConfig>,
+    /// Where the token comes from when not from the platform: a token
+    /// server (`server`) or a relay that makes the calls (`relay`). Such an
+    /// app holds no `secret`.
+    #[serde(default)]
+    pub credential: Option<CredentialConfig>,
+}
+
+/// Which credential source an app uses instead of the platform's token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The token comes from a wxcore token server; calls go to the platform.
+    Server,
+    /// Calls go through the token server's relay: no token on this side.
+    Relay,
+}
+
+/// A credential source: a wxcore token server and this caller's key there.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    /// `server` or `relay`.
+    pub source: SourceKind,
+    /// The token server's base URL (`https://tokens.internal:8700`).
+    pub url: String,
+    /// This caller's key (the server holds only its SHA-256).
+    pub key: Secret,
+    /// The app's id on the server, when it differs from this app's `id`.
+    #[serde(default)]
+    pub app: Option<String>,
 }
 
 /// The engine's configuration.
@@ -211,6 +241,14 @@ pub struct Config {
     /// Proactive refresh this long before expiry (seed 004: one hour).
     #[serde(default = "default_margin")]
     pub refresh_margin_ms: u64,
+    /// Spread each proactive refresh over this much time before its point
+    /// (seeded jitter), so apps and replicas do not refresh in step.
+    #[serde(default)]
+    pub refresh_jitter_ms: u64,
+    /// Fetch every app's token at start instead of on first use (a token
+    /// server: its callers should never wait for the platform).
+    #[serde(default)]
+    pub prefetch_tokens: bool,
     /// Quotas.
     #[serde(default)]
     pub quota: QuotaConfig,
@@ -295,6 +333,8 @@ impl Config {
         Config {
             apps,
             refresh_margin_ms: default_margin(),
+            refresh_jitter_ms: 0,
+            prefetch_tokens: false,
             quota: QuotaConfig::default(),
             store: StoreMode::Memory,
             store_prefix: default_prefix(),
@@ -345,6 +385,7 @@ impl Config {
     pub(crate) fn check_bounds(&self) -> Result<(), ConfigError> {
         use bounds::*;
         check("refresh_margin_ms", self.refresh_margin_ms, 0, DAY)?;
+        check("refresh_jitter_ms", self.refresh_jitter_ms, 0, HOUR)?;
         check("store_poll_ms", self.store_poll_ms, 10, MINUTE)?;
         check("timeout_ms", self.timeout_ms, 100, 10 * MINUTE)?;
         if let Some(ms) = self.call_timeout_ms {
@@ -412,7 +453,7 @@ fn config_error(path: String, message: String) -> ConfigError {
     };
     // serde quotes a wrongly typed value in its message; at a secret's
     // place that value may be the secret itself.
-    let secret_place = ["secret", "entropy", "sym_key", "private_key"]
+    let secret_place = ["secret", "entropy", "sym_key", "private_key", "key"]
         .iter()
         .any(|f| field.ends_with(f));
     let message = if secret_place {

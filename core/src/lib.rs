@@ -114,6 +114,7 @@ pub use platform::{envelope, profile};
 
 pub use call::{Body, Call, CallId, Reply};
 pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};
+pub use engine::source::token_id;
 pub use engine::state::STATE_VERSION;
 pub use engine::Engine;
 pub use error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};

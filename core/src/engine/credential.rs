@@ -9,7 +9,7 @@
 use crate::call::CallId;
 use crate::config::{QuotaMode, Secret, StoreMode};
 use crate::engine::{Engine, Purpose, Timer};
-use crate::error::{ApiError, ErrorKind, TransportErrorKind};
+use crate::error::{ApiError, Code, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
 use crate::output::{Event, Output};
 use crate::platform::envelope::{self, Verdict};
@@ -52,6 +52,10 @@ pub(crate) struct Cred {
     /// The token a call reported invalid (stable token: a non-forced fetch
     /// returning it again calls for `force_refresh`).
     pub(crate) failed: Option<Secret>,
+    /// The platform's code for it (a token server is told).
+    pub(crate) failed_code: Option<Code>,
+    /// Host requests for the token itself (`Engine::submit_token`).
+    pub(crate) token_requests: Vec<CallId>,
     pub(crate) refresh_token: Option<Secret>,
     /// Consecutive failed fetch attempts.
     pub(crate) attempts: u32,
@@ -83,11 +87,12 @@ impl Cred {
     }
 
     /// Drops the cached token if it is the one generation `gen` used.
-    pub(crate) fn invalidate(&mut self, gen: u64) -> bool {
+    pub(crate) fn invalidate(&mut self, gen: u64, code: Option<Code>) -> bool {
         if gen != self.gen || self.token.is_none() {
             return false;
         }
         self.failed = self.token.take().map(|t| t.value);
+        self.failed_code = code;
         true
     }
 
@@ -115,6 +120,7 @@ impl Cred {
 pub(crate) enum Source {
     Http { forced: bool },
     Store,
+    Server,
 }
 
 impl Engine {
@@ -124,7 +130,7 @@ impl Engine {
         if app.token.is_none() || !app.cred.is_idle() {
             return;
         }
-        if self.cfg.store == StoreMode::External {
+        if self.cfg.store == StoreMode::External && app.source.is_none() {
             self.fleet_read(a, now);
         } else {
             self.http_fetch(a, now, false);
@@ -143,6 +149,9 @@ impl Engine {
     /// Sends a request to the token endpoint (or, with a refresh token, the refresh endpoint).
     pub(crate) fn http_fetch(&mut self, a: usize, now: u64, forced: bool) {
         let app = &self.apps[a];
+        if app.source.is_some() {
+            return self.server_fetch(a, now);
+        }
         let Some(ep) = app.token.clone() else { return };
         let via_refresh = !forced && app.cred.refresh_token.is_some() && app.refresh.is_some();
         let (ep, refresh_token) = if via_refresh {
@@ -430,6 +439,7 @@ impl Engine {
                 self.fail(id, e.clone());
             }
         }
+        self.answer_token_requests(a, Err(e), now);
     }
 
     /// Whether call `id` is still waiting for a token (a call may complete
@@ -442,7 +452,7 @@ impl Engine {
 
     /// When to refresh a token expiring at `expires_at`.
     fn refresh_at(
-        &self,
+        &mut self,
         a: usize,
         expires_at: u64,
         sent_at: u64,
@@ -458,8 +468,13 @@ impl Engine {
                 .max(now + 1000);
         }
         let lifetime = expires_at.saturating_sub(sent_at);
+        let margin = self.cfg.refresh_margin_ms.min(lifetime / 2);
+        let jitter = match self.cfg.refresh_jitter_ms.min(lifetime / 4) {
+            0 => 0,
+            j => self.rng.next_u64() % (j + 1),
+        };
         // Never in the past: a slow answer must not start refresh after refresh.
-        (expires_at - self.cfg.refresh_margin_ms.min(lifetime / 2)).max(now + 1000)
+        (expires_at - margin - jitter).max(now + 1000)
     }
 
     /// Caches a token and releases the calls waiting for it.
@@ -493,12 +508,14 @@ impl Engine {
             refresh_at: Some(refresh_at),
         });
         cred.failed = None;
+        cred.failed_code = None;
         cred.attempts = 0;
         cred.failed_hosts = 0;
         cred.fetch = Fetch::Idle;
         let (source, forced) = match source {
             Source::Http { forced } => ("http", forced),
             Source::Store => ("store", false),
+            Source::Server => ("server", false),
         };
         let app = self.apps[a].name.clone();
         self.event(Event::TokenFetched {
@@ -515,5 +532,7 @@ impl Engine {
                 self.dispatch(id, now);
             }
         }
+        let reply = self.token_reply(a, now);
+        self.answer_token_requests(a, Ok(reply), now);
     }
 }

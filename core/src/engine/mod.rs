@@ -7,6 +7,7 @@ mod app;
 pub(crate) mod credential;
 mod fleet;
 mod queue;
+pub(crate) mod source;
 pub(crate) mod state;
 pub(crate) mod ticket;
 
@@ -83,6 +84,8 @@ pub(crate) enum Purpose {
         forced: bool,
         via_refresh: bool,
     },
+    /// A token server asked for an app's token (credential source `server`).
+    ServerToken { app: usize, sent_at: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -216,7 +219,6 @@ impl fmt::Debug for Engine {
 impl Engine {
     /// Builds an engine. Fails with a [`ConfigError`] naming the field.
     pub fn new(config: Config, now_ms: u64) -> Result<Engine, ConfigError> {
-        let _ = now_ms; // the engine starts with no timers; kept for symmetry with restore
         config.check_bounds()?;
         let profiles = account::load_profiles(&config)?;
         let mut apps = Vec::with_capacity(config.apps.len());
@@ -259,6 +261,14 @@ impl Engine {
                 ))
             }
         };
+        let mut timers = BinaryHeap::new();
+        if config.prefetch_tokens {
+            for (a, app) in apps.iter().enumerate() {
+                if app.token.is_some() {
+                    timers.push(Reverse((clamp(now_ms), Timer::Refresh(a))));
+                }
+            }
+        }
         let mut cfg = config;
         cfg.apps = Vec::new(); // resolved into `apps`; drop the secrets' second copy
         cfg.profiles = Default::default();
@@ -272,7 +282,7 @@ impl Engine {
             ticket_calls: HashMap::new(),
             last_now: 0,
             circuits: Circuits::default(),
-            timers: BinaryHeap::new(),
+            timers,
             deadlines: VecDeque::new(),
             backstops: VecDeque::new(),
             out: VecDeque::new(),
@@ -440,6 +450,9 @@ impl Engine {
                 forced,
                 via_refresh,
             }) => self.on_token_response(app, host, sent_at, forced, via_refresh, response, now_ms),
+            Some(Purpose::ServerToken { app, sent_at }) => {
+                self.on_server_token_response(app, sent_at, response, now_ms)
+            }
             None => {}
         }
     }
@@ -464,6 +477,9 @@ impl Engine {
             Some(Purpose::Token {
                 app, host, forced, ..
             }) => self.on_token_transport_error(app, host, kind, forced, now_ms),
+            Some(Purpose::ServerToken { app, .. }) => {
+                self.on_server_transport_error(app, kind, now_ms)
+            }
             None => {}
         }
     }
@@ -1298,6 +1314,18 @@ impl Engine {
             return self.on_late_answer(a, gen, &resp, now);
         }
         let mut resp = resp;
+        // The relay's own refusal (key, scope, its limits), not the platform's answer.
+        let refused = match self.apps[a].relayed() {
+            true => source::server_error(&resp),
+            false => None,
+        };
+        if let Some(e) = refused {
+            self.on_call_failure(id, e, gen, None, now);
+            if !self.apps[a].queue.is_empty() {
+                self.pump_queue(a, now);
+            }
+            return;
+        }
         if let Some(e) = self.open_reply(a, host, id, &mut resp) {
             self.fail(id, e);
             if !self.apps[a].queue.is_empty() {
@@ -1377,7 +1405,7 @@ impl Engine {
                 self.platform_error(&rt.profile, &[&rt.profile.errors], verdict, resp, now);
             if e.kind == ErrorKind::TokenInvalid
                 && self.apps[a].token.is_some()
-                && self.apps[a].cred.invalidate(gen)
+                && self.apps[a].cred.invalidate(gen, e.code.clone())
             {
                 let app = self.apps[a].name.clone();
                 self.event(Event::TokenInvalidated { app, code: e.code });
@@ -1438,13 +1466,16 @@ impl Engine {
         let name = self.apps[a].name.clone();
         match e.kind {
             ErrorKind::TokenInvalid if self.apps[a].token.is_none() => {
-                e.kind = ErrorKind::CredentialInvalid;
+                // A static credential is wrong; a relay already refreshed and resent.
+                if !self.apps[a].relayed() {
+                    e.kind = ErrorKind::CredentialInvalid;
+                }
                 self.fail(id, e)
             }
             ErrorKind::TokenInvalid => {
                 // Compare-and-invalidate: only the token this request used.
                 let code = e.code.clone();
-                if self.apps[a].cred.invalidate(gen) {
+                if self.apps[a].cred.invalidate(gen, code.clone()) {
                     self.event(Event::TokenInvalidated { app: name, code });
                 }
                 let c = self.calls.get_mut(&id).expect("call");

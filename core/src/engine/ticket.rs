@@ -294,7 +294,12 @@ impl Engine {
     }
 
     /// Emits `Done` for a ticket request.
-    fn complete(&mut self, id: CallId, app: String, result: Result<Reply, ApiError>) -> CallId {
+    pub(crate) fn complete(
+        &mut self,
+        id: CallId,
+        app: String,
+        result: Result<Reply, ApiError>,
+    ) -> CallId {
         let result = result.map_err(|mut e| {
             e.app = app;
             e.call_id = id;

@@ -3,7 +3,7 @@
 //! the engine keeps the runtime state beside it (`engine::app`), so building
 //! a platform request needs nothing of the engine.
 
-use crate::config::{AppConfig, Config, QuotaMode, Secret};
+use crate::config::{AppConfig, Config, CredentialConfig, QuotaMode, Secret, SourceKind};
 use crate::error::ConfigError;
 use crate::platform::profile::{
     self, EnvelopeFields, Placement, Profile, RateLimit, TokenEndpoint,
@@ -63,6 +63,8 @@ pub(crate) struct Account {
     pub(crate) account_id: String,
     /// API security material, when the app seals calls.
     pub(crate) security: Option<Box<crate::crypto::api_security::AppSecurity>>,
+    /// A token server (or its relay) in place of the platform's token endpoint.
+    pub(crate) source: Option<Arc<Source>>,
 }
 
 impl Account {
@@ -194,6 +196,40 @@ fn merge_rates(layers: &[Option<&RateLimit>]) -> Rates {
     }
 }
 
+/// A credential source: where the token server is and how to ask it.
+#[derive(Debug)]
+pub(crate) struct Source {
+    pub(crate) kind: SourceKind,
+    /// The server's base URL, no trailing `/`.
+    pub(crate) url: String,
+    pub(crate) key: Secret,
+    /// The app's id on the server, escaped for a URL path.
+    pub(crate) remote: String,
+}
+
+impl Source {
+    /// The headers every request to the token server carries: the caller's
+    /// key, and the header a forged browser or SSRF request cannot set.
+    pub(crate) fn headers(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "authorization".into(),
+                format!("Bearer {}", self.key.expose()),
+            ),
+            ("x-wxcore-request".into(), "1".into()),
+        ]
+    }
+}
+
+impl Account {
+    /// Calls go through a relay: the app holds no token.
+    pub(crate) fn relayed(&self) -> bool {
+        self.source
+            .as_ref()
+            .is_some_and(|s| s.kind == SourceKind::Relay)
+    }
+}
+
 /// Resolves app `i` of the config.
 pub(crate) fn resolve(
     cfg: &Config,
@@ -218,7 +254,10 @@ pub(crate) fn resolve(
             "app_id" => a.app_id.as_deref().is_some_and(|s| !s.is_empty()),
             "corp_id" => a.corp_id.as_deref().is_some_and(|s| !s.is_empty()),
             "agent_id" => a.agent_id.as_deref().is_some_and(|s| !s.is_empty()),
-            "secret" => a.secret.as_ref().is_some_and(|s| !s.expose().is_empty()),
+            // A token server holds the secret for an app with a source.
+            "secret" => {
+                a.credential.is_some() || a.secret.as_ref().is_some_and(|s| !s.expose().is_empty())
+            }
             _ => true,
         };
         if !present {
@@ -245,6 +284,19 @@ pub(crate) fn resolve(
         (None, Some(b)) => vec![check_url(&at("base_url"), b)?],
         (None, None) => rt.hosts.to_vec(),
     };
+    let source = match &a.credential {
+        None => None,
+        Some(c) => Some(Arc::new(source(&at, a, c)?)),
+    };
+    if let Some(src) = source.as_ref().filter(|s| s.kind == SourceKind::Relay) {
+        if a.hosts.is_some() || a.base_url.is_some() || !a.regions.is_empty() {
+            return Err(ConfigError::new(
+                at("credential"),
+                "a relayed app's calls all go to the relay: omit `base_url`, `hosts` and `regions`",
+            ));
+        }
+        hosts = vec![format!("{}/v1/relay/{}", src.url, src.remote)];
+    }
     for r in &a.regions {
         let h = p.regional_hosts.get(r).ok_or_else(|| {
             ConfigError::new(
@@ -263,15 +315,19 @@ pub(crate) fn resolve(
             ),
         ));
     }
-    let hosts: Arc<[String]> = if a.hosts.is_none() && a.base_url.is_none() && a.regions.is_empty()
+    let hosts: Arc<[String]> = if a.hosts.is_none()
+        && a.base_url.is_none()
+        && a.regions.is_empty()
+        && a.credential.is_none()
     {
         rt.hosts.clone()
     } else {
         hosts.into()
     };
 
-    // Token endpoint.
-    let token = if rt.endpoints.is_empty() {
+    // Token endpoint (a relayed app fetches none: the relay places the token).
+    let relayed = source.as_ref().is_some_and(|s| s.kind == SourceKind::Relay);
+    let token = if rt.endpoints.is_empty() || relayed {
         if a.token_endpoint.is_some() {
             return Err(ConfigError::new(
                 at("token_endpoint"),
@@ -309,6 +365,7 @@ pub(crate) fn resolve(
         Some(Endpoint { spec, path })
     };
     let refresh = match (&rt.refresh, &a.refresh_path) {
+        _ if source.is_some() => None,
         (Some(spec), Some(rp)) => Some(Endpoint {
             spec: spec.clone(),
             path: check_path(&at("refresh_path"), rp)?,
@@ -421,6 +478,12 @@ pub(crate) fn resolve(
     );
     let security = match &a.api_security {
         None => None,
+        Some(_) if relayed => {
+            return Err(ConfigError::new(
+                at("api_security"),
+                "a relayed app holds no keys: the token server seals its calls",
+            ))
+        }
         Some(_) if a.app_id.is_none() => {
             return Err(ConfigError::new(
                 at("app_id"),
@@ -449,7 +512,39 @@ pub(crate) fn resolve(
         platform: a.platform.clone(),
         account_id,
         security,
+        source,
         rt,
+    })
+}
+
+/// Checks an app's credential source: no secret beside it, a usable URL.
+fn source(
+    at: &dyn Fn(&str) -> String,
+    a: &AppConfig,
+    c: &CredentialConfig,
+) -> Result<Source, ConfigError> {
+    if a.secret.is_some() {
+        // A device build must not ship a secret by mistake.
+        return Err(ConfigError::new(
+            at("secret"),
+            "an app with a `credential` source holds no secret: the token server does",
+        ));
+    }
+    if c.key.expose().is_empty() {
+        return Err(ConfigError::new(at("credential.key"), "must not be empty"));
+    }
+    let url = check_url(&at("credential.url"), &c.url)?;
+    let remote = c.app.as_deref().unwrap_or(&a.id);
+    if remote.is_empty() {
+        return Err(ConfigError::new(at("credential.app"), "must not be empty"));
+    }
+    let mut escaped = String::new();
+    crate::platform::request::encode_into(&mut escaped, remote);
+    Ok(Source {
+        kind: c.source,
+        url,
+        key: c.key.clone(),
+        remote: escaped,
     })
 }
 

@@ -41,6 +41,16 @@ pub(crate) fn call_request(
     url.push_str(path);
     let mut first = true;
     let pl = &app.placement;
+    if let Some(src) = &app.source {
+        // The relay places the token; this side proves who the caller is.
+        if src.kind == crate::config::SourceKind::Relay {
+            headers.extend(src.headers());
+            for (k, v) in query {
+                push_pair(&mut url, &mut first, k, v);
+            }
+            return url;
+        }
+    }
     match pl.location {
         PlacementIn::Query => {
             if pl.prefix.is_empty() {
