@@ -219,7 +219,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    /// An error of `kind` (hosts use it for failures of their own, such as
+    /// a call abandoned at shutdown).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ApiError {
             kind,
             code: None,
@@ -278,7 +280,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error naming `field` (hosts with settings of their own use it too).
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         ConfigError {
             field: field.into(),
             message: message.into(),

@@ -233,6 +233,16 @@ impl Engine {
         id
     }
 
+    /// The apps whose token this engine fetches (a token server is ready
+    /// once each has a token or a known failure).
+    pub fn token_apps(&self) -> Vec<String> {
+        self.apps
+            .iter()
+            .filter(|a| a.token.is_some())
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
     /// The reply to a token request: the cached token and when to ask again.
     pub(crate) fn token_reply(&self, a: usize, now: u64) -> Reply {
         let cred = &self.apps[a].cred;

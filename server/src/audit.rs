@@ -1,0 +1,73 @@
+//! The audit log: one JSON line per request — time, caller, app, action,
+//! token id, result. Never a token, ticket or key: the token id is a hash.
+
+use std::io::Write;
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Line(String),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Lines go to a writer task, so a request never waits on the disk.
+pub struct Audit {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+impl Audit {
+    /// `-`: standard output; otherwise a file, appended to.
+    pub fn open(path: &str) -> Result<Audit, String> {
+        let out: Box<dyn Write + Send> = if path == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the audit log `{path}`: {e}"))?,
+            )
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            let mut w = std::io::BufWriter::new(out);
+            while let Some(m) = rx.blocking_recv() {
+                let mut next = Some(m);
+                // Write what is queued, then flush once.
+                while let Some(m) = next.take() {
+                    match m {
+                        Msg::Line(l) => {
+                            let _ = w.write_all(l.as_bytes());
+                        }
+                        Msg::Flush(done) => {
+                            let _ = w.flush();
+                            let _ = done.send(());
+                        }
+                    }
+                    next = rx.try_recv().ok();
+                }
+                let _ = w.flush();
+            }
+        });
+        Ok(Audit { tx })
+    }
+
+    pub fn log(&self, caller: &str, app: &str, action: &str, token_id: Option<&str>, result: &str) {
+        let line = serde_json::json!({
+            "ts_ms": wxcore_client::now_ms(),
+            "caller": caller,
+            "app": app,
+            "action": action,
+            "token_id": token_id,
+            "result": result,
+        });
+        let _ = self.tx.send(Msg::Line(format!("{line}\n")));
+    }
+
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
