@@ -207,6 +207,26 @@ pub struct AppConfig {
     pub credential: Option<CredentialConfig>,
 }
 
+/// One URL or several.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Urls {
+    /// One server.
+    One(String),
+    /// Replicas, in order of preference.
+    Many(Vec<String>),
+}
+
+impl Urls {
+    /// The URLs in order.
+    pub fn list(&self) -> Vec<&str> {
+        match self {
+            Urls::One(u) => vec![u.as_str()],
+            Urls::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
 /// Which credential source an app uses instead of the platform's token endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -223,8 +243,10 @@ pub enum SourceKind {
 pub struct CredentialConfig {
     /// `server` or `relay`.
     pub source: SourceKind,
-    /// The token server's base URL (`https://tokens.internal:8700`).
-    pub url: String,
+    /// The token server's base URL (`https://tokens.internal:8700`), or
+    /// several replicas' in order of preference: a replica that cannot be
+    /// reached is passed over for the next.
+    pub url: Urls,
     /// This caller's key (the server holds only its SHA-256).
     pub key: Secret,
     /// The app's id on the server, when it differs from this app's `id`.

@@ -85,7 +85,11 @@ pub(crate) enum Purpose {
         via_refresh: bool,
     },
     /// A token server asked for an app's token (credential source `server`).
-    ServerToken { app: usize, sent_at: u64 },
+    ServerToken {
+        app: usize,
+        host: usize,
+        sent_at: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -450,7 +454,7 @@ impl Engine {
                 forced,
                 via_refresh,
             }) => self.on_token_response(app, host, sent_at, forced, via_refresh, response, now_ms),
-            Some(Purpose::ServerToken { app, sent_at }) => {
+            Some(Purpose::ServerToken { app, sent_at, .. }) => {
                 self.on_server_token_response(app, sent_at, response, now_ms)
             }
             None => {}
@@ -477,8 +481,8 @@ impl Engine {
             Some(Purpose::Token {
                 app, host, forced, ..
             }) => self.on_token_transport_error(app, host, kind, forced, now_ms),
-            Some(Purpose::ServerToken { app, .. }) => {
-                self.on_server_transport_error(app, kind, now_ms)
+            Some(Purpose::ServerToken { app, host, .. }) => {
+                self.on_server_transport_error(app, host, kind, now_ms)
             }
             None => {}
         }

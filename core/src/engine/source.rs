@@ -59,6 +59,8 @@ impl Engine {
     pub(crate) fn server_fetch(&mut self, a: usize, now: u64) {
         let app = &self.apps[a];
         let src = app.source.clone().expect("a credential source");
+        let host = self.circuits.choose(&src.urls, now, app.cred.failed_hosts);
+        let base = &src.urls[host];
         let mut headers = src.headers();
         let (method, url, body) = match &app.cred.failed {
             Some(failed) => {
@@ -67,13 +69,13 @@ impl Engine {
                 let body = json!({"token_id": token_id(failed.expose()), "errcode": code});
                 (
                     "POST",
-                    format!("{}/v1/apps/{}/token/invalidate", src.url, src.remote),
+                    format!("{base}/v1/apps/{}/token/invalidate", src.remote),
                     body.to_string().into_bytes(),
                 )
             }
             None => (
                 "GET",
-                format!("{}/v1/apps/{}/token", src.url, src.remote),
+                format!("{base}/v1/apps/{}/token", src.remote),
                 Vec::new(),
             ),
         };
@@ -83,6 +85,7 @@ impl Engine {
             id,
             Purpose::ServerToken {
                 app: a,
+                host,
                 sent_at: now,
             },
         );
@@ -159,17 +162,25 @@ impl Engine {
     pub(crate) fn on_server_transport_error(
         &mut self,
         a: usize,
+        host: usize,
         kind: TransportErrorKind,
         now: u64,
     ) {
-        self.apps[a].cred.fetch = Fetch::Idle;
+        let cred = &mut self.apps[a].cred;
+        cred.fetch = Fetch::Idle;
+        if host < 64 {
+            cred.failed_hosts |= 1 << host;
+        }
+        let replicas = self.apps[a].source.as_ref().map_or(1, |s| s.urls.len());
         let mut e = ApiError::new(
             ErrorKind::Transport,
             format!("{} failure reaching the token server", kind.as_str()),
         );
         e.code = Some(Code::Str(kind.as_str().to_string()));
-        // Asking for a token, or to invalidate one by its id, is harmless to repeat.
-        self.token_fetch_failed(a, e, true, None, false, now);
+        // Asking for a token, or to invalidate one by its id, is harmless
+        // to repeat: at once on the next replica, if there is one.
+        let wait = (replicas > 1).then_some(0);
+        self.token_fetch_failed(a, e, true, wait, false, now);
     }
 
     /// The token server's side: asks for app `app`'s current token. It

@@ -200,8 +200,8 @@ fn merge_rates(layers: &[Option<&RateLimit>]) -> Rates {
 #[derive(Debug)]
 pub(crate) struct Source {
     pub(crate) kind: SourceKind,
-    /// The server's base URL, no trailing `/`.
-    pub(crate) url: String,
+    /// The servers' base URLs (replicas), no trailing `/`.
+    pub(crate) urls: Arc<[String]>,
     pub(crate) key: Secret,
     /// The app's id on the server, escaped for a URL path.
     pub(crate) remote: String,
@@ -295,7 +295,11 @@ pub(crate) fn resolve(
                 "a relayed app's calls all go to the relay: omit `base_url`, `hosts` and `regions`",
             ));
         }
-        hosts = vec![format!("{}/v1/relay/{}", src.url, src.remote)];
+        hosts = src
+            .urls
+            .iter()
+            .map(|u| format!("{u}/v1/relay/{}", src.remote))
+            .collect();
     }
     for r in &a.regions {
         let h = p.regional_hosts.get(r).ok_or_else(|| {
@@ -533,7 +537,18 @@ fn source(
     if c.key.expose().is_empty() {
         return Err(ConfigError::new(at("credential.key"), "must not be empty"));
     }
-    let url = check_url(&at("credential.url"), &c.url)?;
+    let listed = c.url.list();
+    if listed.is_empty() || listed.len() > 64 {
+        return Err(ConfigError::new(at("credential.url"), "give 1 to 64 URLs"));
+    }
+    let urls = listed
+        .iter()
+        .enumerate()
+        .map(|(j, u)| match c.url {
+            crate::config::Urls::One(_) => check_url(&at("credential.url"), u),
+            crate::config::Urls::Many(_) => check_url(&at(&format!("credential.url[{j}]")), u),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let remote = c.app.as_deref().unwrap_or(&a.id);
     if remote.is_empty() {
         return Err(ConfigError::new(at("credential.app"), "must not be empty"));
@@ -542,7 +557,7 @@ fn source(
     crate::platform::request::encode_into(&mut escaped, remote);
     Ok(Source {
         kind: c.source,
-        url,
+        urls: urls.into(),
         key: c.key.clone(),
         remote: escaped,
     })

@@ -5,6 +5,7 @@ import hashlib
 from common import *
 
 SRV = "http://tokens.test:8700"
+SRV2 = "http://tokens-2.test:8700"
 KEY = "ck_live_8fK2"
 HDRS = {"authorization": f"Bearer {KEY}", "x-wxcore-request": "1"}
 UI = "/cgi-bin/user/info"
@@ -165,6 +166,28 @@ SCENARIOS = [
          [ev("rate_limited", app="oa", path=UI, retry_after_ms=2000), idle(T0 + 2150)]),
         (poll(T0 + 2150), [send(3, "GET", f"{SRV}/v1/relay/oa{UI}"), idle()]),
     ),
+    scenario(
+        "server source with replicas: one that cannot be reached is passed over for the next at once",
+        cfg(oa_server(credential={"source": "server", "url": [SRV, SRV2], "key": KEY})),
+        (submit(T0, UI), [token_get(1), idle()]),
+        (terr(T0 + 5, 1, "connect"), [send(2, "GET", f"{SRV2}/v1/apps/oa/token", headers=HDRS), idle()]),
+        (resp(T0 + 50, 2, token_doc("ST1", T0 + 5)),
+         [fetched(T0 + 5 + 2 * HOUR, T0 + HOUR + 60_005, source="server"), send(3, "GET", oa_url(UI, "ST1")),
+          idle(T0 + HOUR + 60_005)]),
+    ),
+    scenario(
+        "relay with replicas: a call that cannot reach one relay goes to the next",
+        cfg(oa_relay(credential={"source": "relay", "url": [SRV, SRV2], "key": KEY})),
+        (submit(T0, UI), [send(1, "GET", f"{SRV}/v1/relay/oa{UI}", headers=HDRS), idle()]),
+        (terr(T0 + 5, 1, "connect"),
+         [ev("retry_scheduled", app="oa", call_id=1, attempt=2, delay_ms=0, reason="transport"),
+          ev("failover", app="oa", call_id=1, **{"from": f"{SRV}/v1/relay/oa", "to": f"{SRV2}/v1/relay/oa"}),
+          send(2, "GET", f"{SRV2}/v1/relay/oa{UI}", headers=HDRS), idle()]),
+        (resp(T0 + 50, 2, {"openid": "O1"}), [ok(1, {"openid": "O1"}), idle()]),
+    ),
+    config_scenario(
+        "a replica's URL is checked by its place in the list",
+        cfg(oa_relay(credential={"source": "relay", "url": [SRV, "ftp://x"], "key": KEY})), "apps[0].credential.url[1]"),
     config_scenario(
         "an app with a credential source holds no secret: one there is a config error",
         cfg(oa_server(secret="SECRET")), "apps[0].secret"),
