@@ -208,13 +208,37 @@ pub struct AppConfig {
 }
 
 /// One URL or several.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Clone, Debug)]
 pub enum Urls {
     /// One server.
     One(String),
     /// Replicas, in order of preference.
     Many(Vec<String>),
+}
+
+// By hand: serde's `untagged` buffers the input in a generic form, which
+// costs the npm package's wasm several kilobytes.
+impl<'de> Deserialize<'de> for Urls {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Urls;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a URL or a list of URLs")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Urls, E> {
+                Ok(Urls::One(s.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Urls, A::Error> {
+                let mut v = Vec::new();
+                while let Some(u) = a.next_element::<String>()? {
+                    v.push(u);
+                }
+                Ok(Urls::Many(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Urls {

@@ -95,6 +95,8 @@ pub(crate) enum Purpose {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
     Refresh(usize),
+    /// `prefetch_tokens`: the first fetch, before any call asks.
+    Prefetch(usize),
     Call(CallId),
     Queue(usize),
     Fetch(usize),
@@ -269,7 +271,7 @@ impl Engine {
         if config.prefetch_tokens {
             for (a, app) in apps.iter().enumerate() {
                 if app.token.is_some() {
-                    timers.push(Reverse((clamp(now_ms), Timer::Refresh(a))));
+                    timers.push(Reverse((clamp(now_ms), Timer::Prefetch(a))));
                 }
             }
         }
@@ -612,6 +614,7 @@ impl Engine {
                 .calls
                 .get(&id)
                 .is_some_and(|c| c.phase == Phase::Waiting { until: at }),
+            Timer::Prefetch(a) => self.apps[a].cred.token.is_none(),
             Timer::Queue(a) => self.apps[a].queue_wake == Some(at),
             Timer::Fetch(a) => self.apps[a].cred.waits_until() == Some(at),
             Timer::Deadline(id) => self.calls.get(&id).is_some_and(|c| c.deadline == Some(at)),
@@ -712,7 +715,7 @@ impl Engine {
 
     fn fire(&mut self, t: Timer, now: u64) {
         match t {
-            Timer::Refresh(a) => self.start_fetch(a, now),
+            Timer::Refresh(a) | Timer::Prefetch(a) => self.start_fetch(a, now),
             Timer::Call(id) => {
                 if let Some(c) = self.calls.get_mut(&id) {
                     c.phase = Phase::New;

@@ -185,6 +185,13 @@ SCENARIOS = [
           send(2, "GET", f"{SRV2}/v1/relay/oa{UI}", headers=HDRS), idle()]),
         (resp(T0 + 50, 2, {"openid": "O1"}), [ok(1, {"openid": "O1"}), idle()]),
     ),
+    scenario(
+        "prefetch_tokens (a token server's own engine): every app's token is fetched at start, before any call",
+        cfg(oa(), wecom(), prefetch_tokens=True),
+        (poll(T0), [stable_fetch(1), send(2, "GET", f"{QY}/cgi-bin/gettoken?corpid=wwC&corpsecret=CS2"), idle()]),
+        (resp(T0 + 50, 1, tok("T1")), [fetched(T0 + 2 * HOUR, T0 + HOUR), idle(T0 + HOUR)]),
+        (submit(T0 + 100, UI), [send(3, "GET", oa_url(UI, "T1")), idle(T0 + HOUR)]),
+    ),
     config_scenario(
         "a replica's URL is checked by its place in the list",
         cfg(oa_relay(credential={"source": "relay", "url": [SRV, "ftp://x"], "key": KEY})), "apps[0].credential.url[1]"),
