@@ -17,7 +17,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -25,12 +25,12 @@ toolchain:
 
 ## All tests, every language: the same conformance vectors run in each; end
 ## to end over HTTP against the simulator; the fleet over a real redis-server.
-test: rust-test python-test node-test kotlin-test fleet-test
+test: rust-test python-test node-test kotlin-test fleet-test server-test
 
 ## Rust: unit tests, the conformance vectors, property tests, doctests, the simulator's own tests.
 rust-test: toolchain check-vectors
 	$(CARGO) fmt --all --check
-	$(CARGO) test -p wxcore -p wxcore-ffi
+	$(CARGO) test -p wxcore -p wxcore-ffi -p wxcore-client -p wxcore-server
 	$(CARGO) test --release -p wxcore-simulator
 
 ## The local platform simulator (tests/simulator), used by the end-to-end tests and the demo.
@@ -106,6 +106,28 @@ fleet: fleet-env
 ## Fleet throughput: one worker process, in-memory engine vs fleet mode over Redis.
 fleet-bench: fleet-env
 	$(PY_VENV)/bin/python tests/fleet/fleet.py --bench
+
+## The token server (server/, debug build: the tests measure nothing).
+server: toolchain
+	$(CARGO) build -p wxcore-server
+
+## The token server end to end (tests/server): its own process with the
+## simulator, Node and Python clients, redis-server replicas, wechatpy on the facade.
+server-test: server fleet-env
+	cd tests/server && ../../$(PY_VENV)/bin/python -m pytest -q .
+
+## The token server against the simulator with a sample config; prints where to look.
+serve: simulator server
+	bash tests/server/serve.sh
+
+## Token server benchmark (release build, wrk from Debian): token endpoint
+## throughput and latency at 64 connections, relay latency over a direct call,
+## memory with 1,000 apps. Figures in BENCHMARKS.md.
+bench-server: simulator python-env
+	@command -v wrk >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	$(CARGO) build --release -p wxcore-server
+	WXCORE_SERVER=$(CURDIR)/target/release/wxcore-server $(PY_VENV)/bin/python tests/server/bench.py
 
 ## Regenerate tests/vectors/*.json from tests/vectors/source/*.py.
 vectors:
