@@ -80,7 +80,7 @@ kotlin-test: toolchain simulator redis
 
 ## The main job: a Node and a Python backend's working day against the local
 ## simulator, then what the platform saw. Leaves no process behind.
-demo: simulator npm-build python-env
+demo: simulator npm-build python-env server
 	bash tests/simulator/demo.sh
 
 ## redis-server (Debian package) for the fleet tests.

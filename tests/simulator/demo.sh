@@ -19,6 +19,53 @@ echo "simulator: $WXSIM_ADDRS"
 node npm/examples/demo.mjs
 "$PY" bindings-uniffi/python/examples/demo.py
 
+# The token server: one process holds the AppSecret; a business server and
+# a mobile app hold neither it nor (the app) any token.
+echo
+echo "=== the token server ==="
+srv_dir=$(mktemp -d)
+WXCORE_APP_ID=wx_demo_tokens
+WXCORE_BIZ_KEY=$("$PY" -c 'import secrets; print("biz_" + secrets.token_hex(32))')
+WXCORE_MOBILE_KEY=$("$PY" -c 'import secrets; print("app_" + secrets.token_hex(32))')
+primary=$("$PY" -c 'import json, os; print(json.loads(os.environ["WXSIM_ADDRS"])["primary"])')
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+cat > "$srv_dir/server.toml" <<TOML
+[server]
+listen = "127.0.0.1:0"
+audit_log = "$srv_dir/audit.log"
+[[server.callers]]
+name = "business-server"
+key_sha256 = "$(sha "$WXCORE_BIZ_KEY")"
+apps = ["oa"]
+actions = ["token", "ticket"]
+[[server.callers]]
+name = "mobile-app"
+key_sha256 = "$(sha "$WXCORE_MOBILE_KEY")"
+apps = ["oa"]
+actions = ["relay"]
+relay_paths = ["/cgi-bin/user/info"]
+[[apps]]
+id = "oa"
+platform = "wechat-oa"
+app_id = "$WXCORE_APP_ID"
+secret = "only-the-token-server-knows"
+hosts = ["$primary"]
+TOML
+target/debug/wxcore-server --config "$srv_dir/server.toml" >"$srv_dir/out" 2>"$srv_dir/err" &
+srv_pid=$!
+trap 'kill "$srv_pid" "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -rf "$addr_file" "$srv_dir"' EXIT
+for _ in $(seq 200); do [ -s "$srv_dir/out" ] && break; sleep 0.05; done
+WXCORE_SERVER_URL=$("$PY" -c 'import json, sys; print(json.loads(open(sys.argv[1]).readline())["listening"])' "$srv_dir/out")
+export WXCORE_SERVER_URL WXCORE_BIZ_KEY WXCORE_MOBILE_KEY WXCORE_APP_ID
+for _ in $(seq 200); do curl -sf "$WXCORE_SERVER_URL/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+echo "  token server at $WXCORE_SERVER_URL: it fetched the token before anyone asked"
+"$PY" bindings-uniffi/python/examples/token_server_demo.py
+if [ -f bindings-uniffi/kotlin/target/demo-classpath.txt ]; then
+  java -cp "$(cat bindings-uniffi/kotlin/target/demo-classpath.txt)" wxcore.examples.MobileAppKt
+fi
+echo "  audit log (what each caller did; token ids, never tokens):"
+sed 's/^/    /' "$srv_dir/audit.log"
+
 echo
 echo "=== what the platform saw (simulator counters) ==="
 "$PY" - <<'PY'
