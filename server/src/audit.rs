@@ -53,15 +53,19 @@ impl Audit {
     }
 
     pub fn log(&self, caller: &str, app: &str, action: &str, token_id: Option<&str>, result: &str) {
-        let line = serde_json::json!({
-            "ts_ms": wxcore_client::now_ms(),
-            "caller": caller,
-            "app": app,
-            "action": action,
-            "token_id": token_id,
-            "result": result,
-        });
-        let _ = self.tx.send(Msg::Line(format!("{line}\n")));
+        // Written by hand: this runs on every request. Names and results are
+        // escaped as JSON strings; the token id is hex.
+        let s = |v: &str| serde_json::Value::from(v).to_string();
+        let id = token_id.map_or_else(|| "null".to_string(), s);
+        let line = format!(
+            "{{\"action\":{},\"app\":{},\"caller\":{},\"result\":{},\"token_id\":{id},\"ts_ms\":{}}}\n",
+            s(action),
+            s(app),
+            s(caller),
+            s(result),
+            wxcore_client::now_ms()
+        );
+        let _ = self.tx.send(Msg::Line(line));
     }
 
     pub async fn flush(&self) {
