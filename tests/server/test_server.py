@@ -333,3 +333,59 @@ def test_bad_input_is_refused_with_a_named_reason(sim, tmp_path):
         assert request(srv.url + "/healthz")[0] == 200
     finally:
         srv.stop()
+
+
+def test_the_relay_answers_verbatim_and_relay_clients_hold_no_token(sim):
+    app = new_app()
+    key = new_key("rl")
+    srv = TokenServer([oa_app(sim, app)], [caller("mobile", key, apps=["oa"], actions=["relay"],
+                                                  relay_paths=[UI, "/cgi-bin/tags/*"])])
+    try:
+        srv.wait_ready()
+        # The platform's error, verbatim: status and body as the platform sent them.
+        sim.fault(kind="errcode", code=40003, count=1, path=UI)
+        s, h, body = request(srv.url + UI.join(["/v1/relay/oa", "?openid=o-x"]), headers=native(key))
+        assert s == 200 and json.loads(body)["errcode"] == 40003 and "x-wxcore-error" not in h
+        # POST with a body goes through untouched.
+        s, _, body = request(srv.url + "/v1/relay/oa/cgi-bin/tags/create", "POST", native(key),
+                             {"tag": {"name": "relayed"}})
+        assert s == 200 and json.loads(body)["tag"]["name"] == "relayed"
+        # Node and Python clients with the relay source: calls succeed, no token anywhere on their side.
+        summaries = [w.wait() for w in workers(2, client_job(sim, srv.url, key, 1500, source="relay"), "m")]
+        t = totals(summaries)
+        assert t["failed"] == 0 and t["ok"] == t["submitted"] > 10, summaries
+        for s in summaries:
+            assert not any(k.startswith("token_fetched") for k in s["events"]), s
+        # An API outside the allowlist: a typed error in the client.
+        from wxcore import Client, WxError
+        client = Client(client_job(sim, srv.url, key, 0, source="relay")["config"])
+        with pytest.raises(WxError) as e:
+            client.call("oa", "GET", "/cgi-bin/menu/get")
+        assert e.value.kind == "permission_denied" and "allowlist" in str(e.value)
+    finally:
+        srv.stop()
+
+
+def test_the_facade_speaks_stable_token_and_wecom_gettoken(sim):
+    app = new_app()
+    key = new_key("fc")
+    srv = TokenServer([oa_app(sim, app), {"id": "hr", "platform": "wecom", "corp_id": app + "corp", "agent_id": "7",
+                                          "secret": "corp-secret", "hosts": [sim.primary]}],
+                      [caller("legacy", key, actions=["facade"])])
+    try:
+        srv.wait_ready()
+        s, _, body = request(srv.url + "/cgi-bin/stable_token", "POST", {},
+                             {"grant_type": "client_credential", "appid": app, "secret": key})
+        first = json.loads(body)
+        assert s == 200 and first["access_token"] and 7000 < first["expires_in"] <= 7200
+        s, _, body = request(srv.url + "/cgi-bin/stable_token", "POST", {},
+                             {"grant_type": "client_credential", "appid": app, "secret": key, "force_refresh": True})
+        forced = json.loads(body)
+        assert s == 200 and forced["access_token"] != first["access_token"]
+        s, _, body = request(srv.url + f"/cgi-bin/gettoken?corpid={app}corp&corpsecret={key}")
+        wc = json.loads(body)
+        assert s == 200 and wc["errcode"] == 0 and wc["access_token"]
+        s, _, body = request(srv.url + f"/cgi-bin/gettoken?corpid={app}corp&corpsecret=wrong")
+        assert s == 401 and json.loads(body)["errcode"] == 40001
+    finally:
+        srv.stop()
