@@ -11,7 +11,7 @@ use crate::config::{QuotaMode, Secret, StoreMode};
 use crate::engine::{Engine, Purpose, Timer};
 use crate::error::{ApiError, Code, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::output::{Event, Output};
+use crate::output::Event;
 use crate::platform::envelope::{self, Verdict};
 use crate::platform::request;
 use crate::policy::quota;
@@ -207,16 +207,19 @@ impl Engine {
                 via_refresh,
             },
         );
-        self.backstop(id, now);
         self.count_quota(a, &ep.path, now);
-        self.out.push_back(Output::Send(HttpRequest {
-            id,
-            method,
-            url,
-            headers,
-            body,
-            timeout_ms: self.cfg.timeout_ms,
-        }));
+        let timeout_ms = self.cfg.timeout_ms;
+        self.send(
+            HttpRequest {
+                id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+            },
+            now,
+        );
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -565,6 +565,33 @@ impl Engine {
     /// Arms the engine's own limit on request `req` (see `Timer::Request`);
     /// with `call_timeout_ms: null` the engine keeps no deadlines and the
     /// host bounds everything itself.
+    /// Emits a request with its backstop (a host that never answers it
+    /// cannot hold what waits on it).
+    pub(crate) fn send(&mut self, req: HttpRequest, now: u64) {
+        self.backstop(req.id, now);
+        self.out.push_back(Output::Send(req));
+    }
+
+    /// Starts a request the host makes of the engine itself (a ticket, a
+    /// token): its call id and app, or the id already completed with a
+    /// config error for an unknown app.
+    pub(crate) fn host_request(
+        &mut self,
+        app: &str,
+        now_ms: u64,
+    ) -> Result<(CallId, usize, u64), CallId> {
+        let now = now_ms.min(MAX_TIME_MS);
+        self.advance(now);
+        let id = self.reserve_call_id();
+        match self.by_name.get(app) {
+            Some(&a) => Ok((id, a, now)),
+            None => {
+                let e = ApiError::new(ErrorKind::Config, format!("no app `{app}` is configured"));
+                Err(self.complete(id, app.to_string(), Err(e)))
+            }
+        }
+    }
+
     pub(crate) fn backstop(&mut self, req: u64, now: u64) {
         if self.cfg.call_timeout_ms.is_some() {
             let at = self.last_now.max(now) + self.cfg.timeout_ms + REQUEST_GRACE_MS;

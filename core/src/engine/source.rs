@@ -16,7 +16,7 @@ use crate::engine::credential::{Fetch, Source};
 use crate::engine::{Engine, Purpose, MAX_DURATION_MS};
 use crate::error::{ApiError, Code, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
-use crate::output::{Event, Output};
+use crate::output::Event;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -89,15 +89,18 @@ impl Engine {
                 sent_at: now,
             },
         );
-        self.backstop(id, now);
-        self.out.push_back(Output::Send(HttpRequest {
-            id,
-            method,
-            url,
-            headers,
-            body,
-            timeout_ms: self.cfg.timeout_ms,
-        }));
+        let timeout_ms = self.cfg.timeout_ms;
+        self.send(
+            HttpRequest {
+                id,
+                method,
+                url,
+                headers,
+                body,
+                timeout_ms,
+            },
+            now,
+        );
     }
 
     pub(crate) fn on_server_token_response(
@@ -211,12 +214,9 @@ impl Engine {
         invalidate: Option<(&str, Option<Code>)>,
         now_ms: u64,
     ) -> CallId {
-        let now = now_ms.min(crate::engine::MAX_TIME_MS);
-        self.advance(now);
-        let id = self.reserve_call_id();
-        let Some(&a) = self.by_name.get(app) else {
-            let e = ApiError::new(ErrorKind::Config, format!("no app `{app}` is configured"));
-            return self.complete(id, app.to_string(), Err(e));
+        let (id, a, now) = match self.host_request(app, now_ms) {
+            Ok(started) => started,
+            Err(done) => return done,
         };
         if self.apps[a].token.is_none() {
             let e = ApiError::new(

@@ -51,12 +51,9 @@ impl Engine {
     /// app's profile names them). It completes like a call: `Done` with a JSON
     /// reply `{"ticket": …, "expires_at_ms": …}`, or an error.
     pub fn submit_ticket(&mut self, app: &str, kind: &str, now_ms: u64) -> CallId {
-        let now = now_ms.min(crate::engine::MAX_TIME_MS);
-        self.advance(now);
-        let id = self.reserve_call_id();
-        let Some(&a) = self.by_name.get(app) else {
-            let e = ApiError::new(ErrorKind::Config, format!("no app `{app}` is configured"));
-            return self.complete(id, app.to_string(), Err(e));
+        let (id, a, now) = match self.host_request(app, now_ms) {
+            Ok(started) => started,
+            Err(done) => return done,
         };
         if !self.apps[a].rt.profile.tickets.contains_key(kind) {
             let known: Vec<_> = self.apps[a].rt.profile.tickets.keys().cloned().collect();
