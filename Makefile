@@ -17,7 +17,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: kotlin-classes server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -70,17 +70,27 @@ npm-build: wasm-tools
 node-test: npm-build simulator
 	cd npm && node --test test/
 
-## Kotlin: build the native library, generate the bindings, run the JUnit suite (Maven).
-kotlin-test: toolchain simulator redis
+## The Kotlin binding compiled (native library, generated bindings, main and
+## test classes) and target/run-classpath.txt, the classpath that runs its
+## programs (the fleet worker, the mobile-app example) as their own JVMs.
+KOTLIN_DIR := bindings-uniffi/kotlin
+kotlin-classes: toolchain
 	$(CARGO) build --release -p wxcore-ffi
-	rm -rf bindings-uniffi/kotlin/target/generated-sources/uniffi
+	rm -rf $(KOTLIN_DIR)/target/generated-sources/uniffi
 	target/release/uniffi-bindgen generate --no-format --language kotlin \
-		--library target/release/libwxcore_ffi.so --out-dir bindings-uniffi/kotlin/target/generated-sources/uniffi
-	cd bindings-uniffi/kotlin && mvn -B --no-transfer-progress test
+		--library target/release/libwxcore_ffi.so --out-dir $(KOTLIN_DIR)/target/generated-sources/uniffi
+	cd $(KOTLIN_DIR) && mvn -B --no-transfer-progress -q test-compile dependency:build-classpath \
+		-Dmdep.includeScope=test -Dmdep.outputFile=target/deps-classpath.txt
+	echo "$(CURDIR)/$(KOTLIN_DIR)/target/classes:$(CURDIR)/$(KOTLIN_DIR)/target/test-classes:$$(cat $(KOTLIN_DIR)/target/deps-classpath.txt)" \
+		> $(KOTLIN_DIR)/target/run-classpath.txt
+
+## Kotlin: the JUnit suite (Maven) on the classes kotlin-classes compiled.
+kotlin-test: kotlin-classes simulator redis
+	cd $(KOTLIN_DIR) && mvn -B --no-transfer-progress surefire:test
 
 ## The main job: a Node and a Python backend's working day against the local
 ## simulator, then what the platform saw. Leaves no process behind.
-demo: simulator npm-build python-env server
+demo: simulator npm-build python-env server kotlin-classes
 	bash tests/simulator/demo.sh
 
 ## redis-server (Debian package) for the fleet tests.
@@ -113,7 +123,7 @@ server: toolchain
 
 ## The token server end to end (tests/server): its own process with the
 ## simulator, Node and Python clients, redis-server replicas, wechatpy on the facade.
-server-test: server fleet-env
+server-test: server fleet-env kotlin-classes
 	cd tests/server && ../../$(PY_VENV)/bin/python -m pytest -q .
 
 ## The token server against the simulator with a sample config; prints where to look.

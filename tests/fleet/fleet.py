@@ -77,6 +77,16 @@ class RedisServer:
     close = stop
 
 
+KOTLIN = HERE.parents[1] / "bindings-uniffi" / "kotlin"
+
+
+def kotlin_command(main: str, *args: str) -> List[str]:
+    """A JVM running `main` from the Kotlin binding's classes (`make kotlin-classes`)."""
+    classpath = (KOTLIN / "target" / "run-classpath.txt").read_text().strip()
+    lib = HERE.parents[1] / "target" / "release"
+    return ["java", f"-Djna.library.path={lib}", "-cp", classpath, main, *args]
+
+
 class Worker:
     """One worker process; its summary once it has finished."""
 
@@ -84,6 +94,8 @@ class Worker:
         job = {**job, "name": name}
         if lang == "node":
             cmd = ["node", str(HERE / "worker.mjs"), json.dumps(job)]
+        elif lang == "kotlin":
+            cmd = kotlin_command("wxcore.FleetWorkerKt", json.dumps(job))
         else:
             cmd = [sys.executable, str(HERE / "worker.py"), json.dumps(job)]
         self.name = name

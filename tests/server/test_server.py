@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import subprocess
 import time
@@ -15,7 +16,7 @@ import uuid
 import pytest
 
 from tokenserver import (BINARY, Simulator, TokenServer, caller, count, native, new_key, request)
-from fleet import RedisServer, Worker, totals
+from fleet import RedisServer, Worker, kotlin_command, totals
 
 UI = "/cgi-bin/user/info"
 
@@ -36,8 +37,8 @@ def client_job(sim, urls, key, duration_ms, concurrency=2, interval_ms=20, sourc
             "concurrency": concurrency, "interval_ms": interval_ms, "redis_port": 0}
 
 
-def workers(n, job, prefix="c"):
-    return [Worker("node" if i % 2 == 0 else "python", f"{prefix}{i}", job) for i in range(n)]
+def workers(n, job, prefix="c", langs=("node", "python")):
+    return [Worker(langs[i % len(langs)], f"{prefix}{i}", job) for i in range(n)]
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def new_app():
     return "wxsrv" + uuid.uuid4().hex[:8]
 
 
-def test_one_platform_fetch_serves_every_client_in_node_and_python(sim):
+def test_one_platform_fetch_serves_every_client_in_node_python_and_kotlin(sim):
     app = new_app()
     key = new_key()
     srv = TokenServer([oa_app(sim, app)], [caller("biz", key, actions=["token"])])
@@ -59,7 +60,8 @@ def test_one_platform_fetch_serves_every_client_in_node_and_python(sim):
         srv.wait_ready()
         # The server fetched before anyone asked (proactive, not on first use).
         assert count(sim.counters(), "token_fetches", app) == 1
-        summaries = [w.wait() for w in workers(4, client_job(sim, srv.url, key, 2500))]
+        summaries = [w.wait() for w in workers(6, client_job(sim, srv.url, key, 2500),
+                                                langs=("node", "python", "kotlin"))]
         t = totals(summaries)
         assert t["failed"] == 0 and t["ok"] == t["submitted"] > 20, summaries
         for s in summaries:
@@ -362,6 +364,36 @@ def test_the_relay_answers_verbatim_and_relay_clients_hold_no_token(sim):
         with pytest.raises(WxError) as e:
             client.call("oa", "GET", "/cgi-bin/menu/get")
         assert e.value.kind == "permission_denied" and "allowlist" in str(e.value)
+    finally:
+        srv.stop()
+
+
+def test_a_kotlin_mobile_app_on_the_relay_holds_no_secret_and_no_token(sim):
+    app = new_app()
+    mobile, biz = new_key("app"), new_key("biz")
+    srv = TokenServer([oa_app(sim, app)], [caller("mobile", mobile, apps=["oa"], actions=["relay"], relay_paths=[UI]),
+                                           caller("biz", biz, actions=["token"])])
+    try:
+        srv.wait_ready()
+        s, _, body = request(srv.url + "/v1/apps/oa/token", headers=native(biz))
+        assert s == 200
+        token = json.loads(body)["token"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WXCORE_")}
+        env.update(WXCORE_RELAY_URL=srv.url, WXCORE_MOBILE_KEY=mobile, WXCORE_APP_ID=app)
+        p = subprocess.run(kotlin_command("wxcore.examples.MobileAppKt"), env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 0, p.stderr
+        result = json.loads(p.stdout.strip().splitlines()[-1])
+        # Its calls succeed; an API outside its allowlist is refused, typed.
+        assert result == {"ok": 3, "refused": "permission_denied"}, p.stdout
+        calls = sim.counters()["calls"].get(app, {})
+        assert calls.get(UI) == 3 and "/cgi-bin/menu/get" not in calls, calls
+        # Nothing it printed holds the token, the AppSecret or even its own key.
+        for secret in (token, "the-app-secret", mobile, biz):
+            assert secret not in p.stdout + p.stderr
+        assert "token_fetched" not in p.stdout
+        relayed = [ln for ln in srv.audit_lines() if ln.get("caller") == "mobile"]
+        assert sorted(ln["result"] for ln in relayed) == ["200", "200", "200", "forbidden"], relayed
     finally:
         srv.stop()
 

@@ -60,9 +60,9 @@ export WXCORE_SERVER_URL WXCORE_BIZ_KEY WXCORE_MOBILE_KEY WXCORE_APP_ID
 for _ in $(seq 200); do curl -sf "$WXCORE_SERVER_URL/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 echo "  token server at $WXCORE_SERVER_URL: it fetched the token before anyone asked"
 "$PY" bindings-uniffi/python/examples/token_server_demo.py
-if [ -f bindings-uniffi/kotlin/target/demo-classpath.txt ]; then
-  java -cp "$(cat bindings-uniffi/kotlin/target/demo-classpath.txt)" wxcore.examples.MobileAppKt
-fi
+# A Kotlin client playing a mobile app: its calls go through the relay.
+WXCORE_RELAY_URL=$WXCORE_SERVER_URL java -Djna.library.path=target/release \
+  -cp "$(cat bindings-uniffi/kotlin/target/run-classpath.txt)" wxcore.examples.MobileAppKt | grep -v '^{'
 echo "  audit log (what each caller did; token ids, never tokens):"
 sed 's/^/    /' "$srv_dir/audit.log"
 
