@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import redis.clients.jedis.DefaultJedisClientConfig
 import redis.clients.jedis.HostAndPort
+import redis.clients.jedis.Jedis
 import redis.clients.jedis.JedisPooled
 import java.net.ServerSocket
 import java.util.UUID
@@ -29,10 +30,11 @@ class RedisStoreTest {
     private lateinit var server: Process
     private lateinit var redis: JedisPooled
     private lateinit var store: RedisStore
+    private var port = 0
 
     @BeforeAll
     fun start() {
-        val port = ServerSocket(0).use { it.localPort }
+        port = ServerSocket(0).use { it.localPort }
         server = ProcessBuilder("redis-server", "--port", "$port", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
             .redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
         redis = JedisPooled(HostAndPort("127.0.0.1", port), DefaultJedisClientConfig.builder().socketTimeoutMillis(1000).build())
@@ -72,6 +74,22 @@ class RedisStoreTest {
         assertEquals(1, op("""{"op":"incr_by","key":"$qk","delta":1,"ttl_ms":30000}""").getValue("count").jsonPrimitive.long)
         assertEquals(3, op("""{"op":"incr_by","key":"$qk","delta":2,"ttl_ms":30000}""").getValue("count").jsonPrimitive.long)
         assertTrue(redis.pttl(qk) in 1..30000)
+    }
+
+    @Test
+    fun `scripts run by SHA, and are loaded again after Redis forgets them`() {
+        fun calls(command: String): Long =
+            Regex("cmdstat_$command:calls=(\\d+)").find(Jedis("127.0.0.1", port).use { it.info("commandstats") })?.groupValues?.get(1)?.toLong() ?: 0
+        val qk = "q:" + UUID.randomUUID()
+        op("""{"op":"incr_by","key":"$qk","delta":1,"ttl_ms":30000}""")
+        redis.scriptFlush() // what a restart does to the script cache
+        val (eval, evalsha) = calls("eval") to calls("evalsha")
+        assertEquals(2, op("""{"op":"incr_by","key":"$qk","delta":1,"ttl_ms":30000}""").getValue("count").jsonPrimitive.long)
+        assertEquals(3, op("""{"op":"incr_by","key":"$qk","delta":1,"ttl_ms":30000}""").getValue("count").jsonPrimitive.long)
+        op("""{"op":"unlock","key":"$qk-lease","owner":"p1"}""")
+        // After the NOSCRIPT miss, by SHA every time; the script text never sent with EVAL.
+        assertEquals(eval, calls("eval"))
+        assertTrue(calls("evalsha") >= evalsha + 3)
     }
 
     @Test
