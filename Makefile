@@ -17,7 +17,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: kotlin-classes server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: rust-package kotlin-classes server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -32,6 +32,17 @@ rust-test: toolchain check-vectors
 	$(CARGO) fmt --all --check
 	$(CARGO) test -p wxcore -p wxcore-ffi -p wxcore-client -p wxcore-server
 	$(CARGO) test --release -p wxcore-simulator
+	$(CARGO) test -p wxcore --no-default-features --test features
+	$(MAKE) --no-print-directory rust-package
+
+## The wxcore crate as crates.io would take it: no packaging warning, the
+## vectors its tests read inside the tarball, and a build from the tarball alone.
+rust-package: toolchain
+	@mkdir -p target
+	$(CARGO) package -p wxcore --allow-dirty > target/package.log 2>&1 || { cat target/package.log; exit 1; }
+	@if grep -q '^warning' target/package.log; then cat target/package.log; exit 1; fi
+	$(CARGO) package -p wxcore --allow-dirty --list | grep -qx 'tests/vectors/sources.json'
+	@ls -l target/package/wxcore-*.crate
 
 ## The local platform simulator (tests/simulator), used by the end-to-end tests and the demo.
 simulator: toolchain

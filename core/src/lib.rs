@@ -109,7 +109,9 @@ pub mod http;
 pub mod output;
 pub mod wire;
 
-pub use crypto::{api_security, callback};
+#[cfg(feature = "api-security")]
+pub use crypto::api_security;
+pub use crypto::callback;
 pub use platform::{envelope, profile};
 
 pub use call::{Body, Call, CallId, Reply};

@@ -9,8 +9,8 @@ use wxcore::api_security::{open, seal, sign, sym_key, verify};
 use wxcore::{Call, Config, Engine, ErrorKind, HttpResponse, Output};
 
 fn vector() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/vectors/crypto-official.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/crypto-official.json");
     let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     all["api_security_request"][0].clone()
 }

@@ -6,8 +6,8 @@ use serde_json::Value;
 use wxcore::callback::{CallbackCrypto, Inbound, UrlCheck};
 
 fn edges() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/vectors/callback-edges.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/callback-edges.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

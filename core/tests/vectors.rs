@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use wxcore::{Body, Call, Config, Engine, HttpResponse, Output, StoreResult, TransportErrorKind};
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 fn call_from(v: &Value) -> Call {

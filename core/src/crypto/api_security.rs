@@ -47,16 +47,13 @@ fn bad_key(message: impl Into<String>) -> SecurityError {
     err(ErrorKind::Config, "bad_key", message)
 }
 
+/// The CSPRNG that makes API security's IVs (the stand-in without the
+/// feature has none).
+pub(crate) type Csprng = ChaCha20Rng;
+
 /// The host's entropy as a CSPRNG (at least 32 bytes, base64).
 pub(crate) fn csprng(entropy: &Secret) -> Result<ChaCha20Rng, ConfigError> {
-    let bytes = STANDARD
-        .decode(entropy.expose().trim())
-        .ok()
-        .filter(|b| b.len() >= 32)
-        .ok_or_else(|| ConfigError::new("entropy", "must be base64 of at least 32 random bytes"))?;
-    let mut seed = [0u8; 32];
-    seed.copy_from_slice(&bytes[..32]);
-    Ok(ChaCha20Rng::from_seed(seed))
+    Ok(ChaCha20Rng::from_seed(super::entropy_seed(entropy)?))
 }
 
 /// A 32-byte symmetric key from base64.

@@ -197,7 +197,7 @@ pub struct Engine {
     pub(crate) out: VecDeque<Output>,
     pub(crate) rng: Rng,
     /// Seeded with the host's entropy; only for API security.
-    pub(crate) csprng: Option<rand_chacha::ChaCha20Rng>,
+    pub(crate) csprng: Option<crate::crypto::api_security::Csprng>,
     pub(crate) owner: String,
     next_call: CallId,
     next_req: u64,
