@@ -67,19 +67,29 @@ wasm-tools: toolchain
 		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
 		$(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
 
-## The npm package: wasm for Node (CommonJS, loads synchronously) and for the web.
+## The npm package: wasm-bindgen's glue for Node (dist/node.cjs, CommonJS,
+## loads synchronously) and for the web (dist/web.mjs), sharing one wasm: the
+## two glues' wasm is the same, and wxcore_wasm_bg.wasm beside the web glue
+## is its default URL and the file the Node glue reads.
 npm-build: wasm-tools
 	cd npm && npm install --no-audit --no-fund --silent
 	$(CARGO) build -p wxcore-wasm --target wasm32-unknown-unknown --profile wasm-release
 	rm -rf npm/dist
-	wasm-bindgen --target nodejs --out-dir npm/dist/node $(WASM)
+	wasm-bindgen --target nodejs --no-typescript --out-dir npm/dist $(WASM)
 	wasm-bindgen --target web --out-dir npm/dist/web $(WASM)
-	for d in node web; do npm/node_modules/.bin/wasm-opt $(WASM_OPT_FLAGS) npm/dist/$$d/wxcore_wasm_bg.wasm -o npm/dist/$$d/wxcore_wasm_bg.wasm; done
-	@echo "wasm size: $$(wc -c < npm/dist/node/wxcore_wasm_bg.wasm) bytes raw, $$(gzip -9c npm/dist/node/wxcore_wasm_bg.wasm | wc -c) bytes gzipped"
+	cmp npm/dist/wxcore_wasm_bg.wasm npm/dist/web/wxcore_wasm_bg.wasm
+	mv npm/dist/wxcore_wasm.js npm/dist/node.cjs
+	sed 's|@ts-self-types="./wxcore_wasm.d.ts"|@ts-self-types="./web.d.mts"|' npm/dist/web/wxcore_wasm.js > npm/dist/web.mjs
+	mv npm/dist/web/wxcore_wasm.d.ts npm/dist/web.d.mts
+	rm -r npm/dist/web
+	npm/node_modules/.bin/wasm-opt $(WASM_OPT_FLAGS) npm/dist/wxcore_wasm_bg.wasm -o npm/dist/wxcore_wasm_bg.wasm
+	@echo "wasm size: $$(wc -c < npm/dist/wxcore_wasm_bg.wasm) bytes raw, $$(gzip -9c npm/dist/wxcore_wasm_bg.wasm | wc -c) bytes gzipped"
 
-## Node: all vectors, driver tests, and the packaging test (npm pack, import as CJS and ESM).
-node-test: npm-build simulator
-	cd npm && node --test test/
+## Node: all vectors, driver tests, the Redis adapter against redis-server,
+## the packaging test (npm pack, import as CJS, ESM and wxcore/web), and the
+## published types (tsc --strict on a CJS and an ESM sample; attw).
+node-test: npm-build simulator redis
+	cd npm && node --test test/ && npm run --silent test:types
 
 ## The Kotlin binding compiled (native library, generated bindings, main and
 ## test classes) and target/run-classpath.txt, the classpath that runs its

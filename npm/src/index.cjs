@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events');
 const { randomBytes } = require('node:crypto');
-const native = require('../dist/node/wxcore_wasm.js');
+const native = require('../dist/node.cjs');
 
 const KINDS = Object.freeze(native.errorKinds());
 

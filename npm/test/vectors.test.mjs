@@ -10,7 +10,7 @@ import { Engine, WxError } from '../src/index.mjs';
 
 // The native engine under the facade: the scenarios' configs as written
 // (the facade's constructor would add host entropy where a config has none).
-const native = createRequire(import.meta.url)('../dist/node/wxcore_wasm.js');
+const native = createRequire(import.meta.url)('../dist/node.cjs');
 function wrapped(make) {
   try { return new Engine(null, 0, make()); } catch (e) { throw WxError.wrap(e); }
 }

@@ -124,12 +124,15 @@ export type StoreResult = { value: string | null } | { ok: true } | { locked: bo
 
 export interface Store { execute(op: StoreOp): Promise<StoreResult> }
 
-/** What RedisStore needs of an ioredis client. */
-export interface RedisLike {
+/** What RedisStore needs of an ioredis client: `defineCommand` (scripts by SHA), or else `eval`. */
+export type RedisLike = {
   get(key: string): Promise<string | null>;
-  set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>;
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
-}
+  set(key: string, value: string, px: 'PX', ttlMs: number): Promise<unknown>;
+  set(key: string, value: string, px: 'PX', ttlMs: number, nx: 'NX'): Promise<unknown>;
+} & (
+  | { defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void }
+  | { eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> }
+);
 
 /** Fleet mode over Redis (ioredis): executes the engine's store operations, no decisions. */
 export class RedisStore implements Store {
