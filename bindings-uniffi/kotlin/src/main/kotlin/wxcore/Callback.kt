@@ -46,10 +46,7 @@ private fun message(text: String): CallbackMessage = CallbackMessage(Json.parseT
 private fun <T> refusals(block: () -> T): T = try {
     block()
 } catch (e: wxcore.ffi.WxException) {
-    throw when (e) {
-        is wxcore.ffi.WxException.Config -> WxException("config", e.`detail`, field = e.`field`)
-        is wxcore.ffi.WxException.Callback -> WxException(e.`kind`, e.`detail`, reason = e.`reason`)
-    }
+    throw WxException.fromNative(e)
 }
 
 /**

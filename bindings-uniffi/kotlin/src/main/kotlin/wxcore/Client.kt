@@ -1,8 +1,12 @@
 // The Kotlin driver: runs the wxcore engine's loop over a blocking HTTP
 // transport. Every decision (tokens, retries, quotas, failover) is the
 // engine's; this file only executes its outputs and feeds results back.
+// Only APIs Android (API 26) has: see Http.kt.
 package wxcore
 
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asExecutor
+import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
@@ -16,135 +20,32 @@ import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.long
 import kotlinx.serialization.json.longOrNull
-import java.net.ConnectException
-import java.net.NoRouteToHostException
-import java.net.SocketTimeoutException
-import java.net.URI
-import java.net.UnknownHostException
-import java.net.http.HttpClient
-import java.net.http.HttpTimeoutException
+import kotlinx.serialization.serializer
+import org.slf4j.Logger
+import org.slf4j.LoggerFactory
 import java.nio.ByteBuffer
-import java.time.Duration
 import java.util.Base64
+import java.util.concurrent.Executor
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.locks.ReentrantLock
 import kotlin.concurrent.withLock
-import javax.net.ssl.SSLException
 import wxcore.ffi.Engine as NativeEngine
-
-/** A request for the host's HTTP layer. */
-class HttpRequest(val method: String, val url: String, val headers: Map<String, String>, val body: ByteArray?, val timeoutMs: Long)
-
-/** The host's answer. */
-class HttpResponse(val status: Int, val headers: Map<String, String>, val body: ByteArray)
-
-/** What a user plugs in for HTTP. Transport failures throw `IOException`s. */
-fun interface Http {
-    fun send(request: HttpRequest): HttpResponse
-}
 
 /** Fleet mode: runs the engine's store operations (get, set, lock, unlock, incr_by) against a shared store. */
 fun interface Store {
     fun execute(op: JsonObject): JsonObject
 }
 
-/** A failed call. `kind` is one of [KINDS]; `code` is the platform's (Long or String). */
-class WxException(
-    val kind: String,
-    message: String,
-    val code: Any? = null,
-    val subMessage: String? = null,
-    val httpStatus: Int? = null,
-    val retryAfterMs: Long? = null,
-    val app: String = "",
-    val callId: Long = 0,
-    val field: String? = null,
-    val rawBody: String? = null,
-    /** For callback refusals: `bad_signature`, `receive_id_mismatch`, `stale_timestamp`, … */
-    val reason: String? = null,
-) : RuntimeException(if (message.isEmpty()) kind else "$kind: $message") {
-    companion object {
-        internal fun fromOutput(e: JsonObject): WxException {
-            val code = (e["code"] as? JsonPrimitive)?.let { p -> if (p.isString) p.content else p.longOrNull }
-            return WxException(
-                kind = e.str("kind") ?: "unknown",
-                message = e.str("message") ?: "",
-                code = code,
-                subMessage = e.str("sub_message"),
-                httpStatus = (e["http_status"] as? JsonPrimitive)?.longOrNull?.toInt(),
-                retryAfterMs = (e["retry_after_ms"] as? JsonPrimitive)?.longOrNull,
-                app = e.str("app") ?: "",
-                callId = (e["call_id"] as? JsonPrimitive)?.longOrNull ?: 0,
-                rawBody = e.str("raw_body"),
-            )
-        }
-
-        internal fun fromNative(e: wxcore.ffi.WxException): WxException = when (e) {
-            is wxcore.ffi.WxException.Config -> WxException("config", e.`detail`, field = e.`field`)
-            is wxcore.ffi.WxException.Callback -> WxException(e.`kind`, e.`detail`, reason = e.`reason`)
-        }
-    }
-}
-
-/** The stable kind names shared by every language (from the core). */
-val KINDS: List<String> by lazy { wxcore.ffi.errorKinds() }
-
 /** The full answer of a successful call: `json` for a JSON body, `bytes` otherwise. */
 class Reply(val status: Int, val headers: List<Pair<String, String>>, val json: JsonElement?, val bytes: ByteArray?)
 
-/**
- * The default transport: `java.net.http.HttpClient`, redirects never followed
- * (a 3xx is the API's answer), and the request's timeout a total deadline:
- * the JDK's own request timeout ends at the response headers, so a body
- * trickling in byte by byte is cut off here, as an `HttpTimeoutException`.
- */
-class JdkHttp(
-    private val client: HttpClient = HttpClient.newBuilder()
-        .connectTimeout(Duration.ofSeconds(5))
-        .followRedirects(HttpClient.Redirect.NEVER)
-        .build(),
-) : Http {
-    override fun send(request: HttpRequest): HttpResponse {
-        val body = request.body?.let { java.net.http.HttpRequest.BodyPublishers.ofByteArray(it) }
-            ?: java.net.http.HttpRequest.BodyPublishers.noBody()
-        val builder = java.net.http.HttpRequest.newBuilder(URI(request.url))
-            .timeout(Duration.ofMillis(request.timeoutMs))
-            .method(request.method, body)
-        for ((k, v) in request.headers) {
-            if (k.lowercase() !in RESTRICTED) builder.header(k, v)
-        }
-        val pending = client.sendAsync(builder.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray())
-        val r = try {
-            pending.get(request.timeoutMs, TimeUnit.MILLISECONDS)
-        } catch (e: java.util.concurrent.TimeoutException) {
-            pending.cancel(true)
-            throw HttpTimeoutException("the call's deadline (${request.timeoutMs} ms) passed")
-        } catch (e: InterruptedException) {
-            pending.cancel(true)
-            throw e
-        } catch (e: java.util.concurrent.ExecutionException) {
-            throw e.cause ?: e
-        }
-        return HttpResponse(r.statusCode(), r.headers().map().mapValues { it.value.joinToString(",") }, r.body())
-    }
+/** How [Client.callAs] decodes replies: the platforms add fields over time. */
+@PublishedApi
+internal val replyJson = Json { ignoreUnknownKeys = true }
 
-    private companion object {
-        val RESTRICTED = setOf("host", "content-length", "connection", "expect", "upgrade")
-    }
-}
-
-/** Maps a JVM transport failure to the engine's kinds. */
-fun transportKind(e: Throwable): String {
-    // The JDK client wraps a DNS failure as ConnectException(ConnectException(UnresolvedAddressException)).
-    val chain = generateSequence(e) { it.cause }.take(8).toList()
-    return when {
-        chain.any { it is UnknownHostException || it is java.nio.channels.UnresolvedAddressException } -> "dns"
-        e is HttpTimeoutException || e is SocketTimeoutException -> "timeout"
-        e is ConnectException || e is NoRouteToHostException -> "connect"
-        chain.any { it is SSLException } -> "tls"
-        else -> "reset"
-    }
-}
+// Lazily: SLF4J reports a missing binding when first asked for a logger, and
+// most processes never log here.
+private val log: Logger by lazy { LoggerFactory.getLogger("wxcore") }
 
 /**
  * The config with 32 fresh bytes from the OS generator as the engine's
@@ -161,24 +62,35 @@ internal fun withEntropy(config: String): String {
 
 internal fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.contentOrNull
 
-internal fun direct(bytes: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(bytes.size).put(bytes).flip()
+// Through Buffer: ByteBuffer.flip() returning ByteBuffer is Java 9+, absent on older Android.
+internal fun direct(bytes: ByteArray): ByteBuffer =
+    ByteBuffer.allocateDirect(bytes.size).put(bytes).also { (it as java.nio.Buffer).flip() }
 
 /**
- * `Client(configJson).call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o1"))`
- * returns the parsed JSON reply ([JsonElement]) or, for a binary body, a [ByteArray];
- * failures throw [WxException].
+ * `Client(config).call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to "o1"))`
+ * returns the JSON reply; [callAs] decodes it, [callBytes] and [callFull] give
+ * binary bodies and headers; failures throw [WxException]. Each has a suspending
+ * twin (`callAsync`, …) whose cancellation withdraws the call from the engine.
  *
  * One client serves many threads at once: each calling thread runs the loop,
  * taking whatever output is next (its own call's or another's) and performing
  * it outside the lock, so requests of different threads overlap while the
  * engine still sees one token fetch per app.
  */
-class Client(
+class Client @JvmOverloads constructor(
     config: String,
-    private val http: Http = JdkHttp(),
+    private val http: Http = UrlConnectionHttp(),
     private val store: Store? = null,
     private val now: () -> Long = System::currentTimeMillis,
 ) : AutoCloseable {
+    @JvmOverloads
+    constructor(
+        config: WxConfig,
+        http: Http = UrlConnectionHttp(),
+        store: Store? = null,
+        now: () -> Long = System::currentTimeMillis,
+    ) : this(config.toJson(), http, store, now)
+
     val engine: NativeEngine = try {
         NativeEngine(withEntropy(config), now().toULong())
     } catch (e: wxcore.ffi.WxException) {
@@ -186,6 +98,7 @@ class Client(
     }
     private val listeners = java.util.concurrent.CopyOnWriteArrayList<(JsonObject) -> Unit>()
     private val done = HashMap<Long, JsonObject>()
+    private val abandoned = HashSet<Long>() // calls whose caller left: their results are dropped
     private val queue = ArrayDeque<JsonObject>()
     private var wake: Long? = null
     private var inFlight = 0 // outputs taken from the queue and not yet answered
@@ -194,26 +107,118 @@ class Client(
     private val lock = ReentrantLock()
     private val changed = lock.newCondition()
 
+    /** Where suspending calls run the blocking loop. */
+    private val loopExecutor: Executor = Dispatchers.IO.asExecutor()
+
     /** Calls `listener(event)` for each engine event (token fetched, failover, quota warning, …). */
     fun on(listener: (JsonObject) -> Unit) {
         listeners += listener
     }
 
-    /** One API call; `timeoutMs` is its deadline (default: the config's `call_timeout_ms`). */
+    /**
+     * One API call, its JSON reply; `timeoutMs` is its deadline (default: the
+     * config's `call_timeout_ms`). A reply that is not JSON (a media download)
+     * is `malformed_response` here: use [callBytes] or [callFull] for those.
+     */
+    @JvmOverloads
     fun call(
         app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
         json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
         timeoutMs: Long? = null,
-    ): Any {
-        val reply = callFull(app, method, path, query, json, body, contentType, idempotent, timeoutMs)
-        return reply.json ?: reply.bytes ?: ByteArray(0)
-    }
+    ): JsonElement = jsonOf(callFull(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
 
+    /** [call], its reply decoded as [T] (unknown fields ignored). */
+    inline fun <reified T> callAs(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): T = replyJson.decodeFromJsonElement(serializer<T>(), call(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
+
+    /** One API call, its body's bytes (a JSON reply as its text). */
+    @JvmOverloads
+    fun callBytes(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): ByteArray = bytesOf(callFull(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
+
+    /** One API call, its status, headers and body. */
+    @JvmOverloads
     fun callFull(
         app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
         json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
         timeoutMs: Long? = null,
-    ): Reply {
+    ): Reply = reply(result(submit(app, method, path, query, json, body, contentType, idempotent, timeoutMs)))
+
+    /** [call], suspending; cancelling the coroutine withdraws the call (one not yet sent is never sent). */
+    suspend fun callAsync(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): JsonElement = jsonOf(callFullAsync(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
+
+    /** [callAs], suspending. */
+    suspend inline fun <reified T> callAsAsync(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): T = replyJson.decodeFromJsonElement(serializer<T>(), callAsync(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
+
+    /** [callBytes], suspending. */
+    suspend fun callBytesAsync(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): ByteArray = bytesOf(callFullAsync(app, method, path, query, json, body, contentType, idempotent, timeoutMs))
+
+    /** [callFull], suspending. */
+    suspend fun callFullAsync(
+        app: String, method: String, path: String, query: List<Pair<String, String>> = emptyList(),
+        json: String? = null, body: ByteArray? = null, contentType: String? = null, idempotent: Boolean = false,
+        timeoutMs: Long? = null,
+    ): Reply = reply(resultAsync(submit(app, method, path, query, json, body, contentType, idempotent, timeoutMs)))
+
+    /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
+    @JvmOverloads
+    fun ticket(app: String, kind: String = "jsapi"): String = ticketOf(result(submitTicket(app, kind)))
+
+    suspend fun ticketAsync(app: String, kind: String = "jsapi"): String = ticketOf(resultAsync(submitTicket(app, kind)))
+
+    /** The object a page at [url] passes to `wx.config`, signed with the app's cached ticket. */
+    @JvmOverloads
+    fun jssdkConfig(app: String, url: String, kind: String = "jsapi"): JsonObject = signed(result(submitTicket(app, kind)), url)
+
+    suspend fun jssdkConfigAsync(app: String, url: String, kind: String = "jsapi"): JsonObject =
+        signed(resultAsync(submitTicket(app, kind)), url)
+
+    /**
+     * The engine's durable state (tokens, counters, blocks, circuits) as JSON.
+     * It holds access tokens: store it as you store secrets.
+     */
+    fun exportState(): String = lock.withLock { engine.exportState() }
+
+    override fun close() = engine.close()
+
+    private fun jsonOf(r: Reply): JsonElement = r.json ?: throw WxException(
+        WxException.Kind.MALFORMED_RESPONSE,
+        "the reply is not JSON (${r.headers.firstOrNull { it.first.equals("content-type", true) }?.second}): use callBytes or callFull",
+        httpStatus = r.status,
+    )
+
+    private fun bytesOf(r: Reply): ByteArray = r.bytes ?: r.json.toString().toByteArray()
+
+    private fun ticketOf(d: JsonObject): String = reply(d).json!!.jsonObject.getValue("ticket").jsonPrimitive.content
+
+    // The engine's signing (wxcore.jssdkConfig), with the app id the ticket belongs to.
+    private fun signed(d: JsonObject, url: String): JsonObject {
+        val t = reply(d).json!!.jsonObject
+        return wxcore.jssdkConfig(t.getValue("app_id").jsonPrimitive.content, t.getValue("ticket").jsonPrimitive.content, url)
+    }
+
+    private fun submit(
+        app: String, method: String, path: String, query: List<Pair<String, String>>,
+        json: String?, body: ByteArray?, contentType: String?, idempotent: Boolean, timeoutMs: Long?,
+    ): Long {
         val spec = buildString {
             append("{\"app\":").append(JsonPrimitive(app)).append(",\"method\":").append(JsonPrimitive(method))
             append(",\"path\":").append(JsonPrimitive(path)).append(",\"idempotent\":").append(idempotent)
@@ -224,30 +229,63 @@ class Client(
             append('}')
         }.toByteArray()
         val payload = json?.toByteArray() ?: body
-        val id = lock.withLock {
+        return lock.withLock {
             val text = if (payload != null) engine.submitWithBodyPoll(direct(spec), direct(payload), now().toULong())
             else engine.submitPoll(direct(spec), now().toULong())
             val doc = Json.parseToJsonElement(text).jsonObject
             take(doc)
             doc.getValue("call_id").jsonPrimitive.long
         }
-        return reply(run(id))
     }
 
-    /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
-    fun ticket(app: String, kind: String = "jsapi"): String {
+    private fun submitTicket(app: String, kind: String): Long {
         val spec = JsonObject(mapOf("app" to JsonPrimitive(app), "ticket" to JsonPrimitive(kind))).toString().toByteArray()
-        val id = lock.withLock {
+        return lock.withLock {
             val doc = Json.parseToJsonElement(engine.submitPoll(direct(spec), now().toULong())).jsonObject
             take(doc)
             doc.getValue("call_id").jsonPrimitive.long
         }
-        return reply(run(id)).json!!.jsonObject.getValue("ticket").jsonPrimitive.content
     }
 
-    fun exportState(): String = lock.withLock { engine.exportState() }
+    /** The call's result, running the loop on this thread; a caller leaving (interrupted, an Error) withdraws it. */
+    private fun result(callId: Long): JsonObject = try {
+        run(callId)
+    } catch (e: Throwable) {
+        abandon(callId)
+        throw e
+    }
 
-    override fun close() = engine.close()
+    /**
+     * The call's result, the loop running on [loopExecutor]. Cancellation
+     * resumes the caller at once: the loop thread may be performing a request
+     * other calls share (a token fetch), so it finishes that, then finds the
+     * call completed as `cancelled` and ends.
+     */
+    private suspend fun resultAsync(callId: Long): JsonObject = suspendCancellableCoroutine { cont ->
+        cont.invokeOnCancellation {
+            // A cancellation handler must not throw (the client may be closed by now).
+            try {
+                withdraw(callId)
+            } catch (e: Exception) {
+                log.warn("withdrawing call {} failed", callId, e)
+            }
+        }
+        loopExecutor.execute { cont.resumeWith(runCatching { run(callId) }) }
+    }
+
+    /** Withdraws a call whose result someone still waits for: it completes as `cancelled`. */
+    private fun withdraw(callId: Long) = lock.withLock {
+        if (callId !in done && engine.cancel(callId.toULong(), now().toULong())) take(poll())
+        changed.signalAll()
+    }
+
+    /** Withdraws a call nobody waits for any more: its result is dropped. */
+    private fun abandon(callId: Long) = lock.withLock {
+        if (done.remove(callId) != null) return@withLock
+        abandoned += callId
+        if (engine.cancel(callId.toULong(), now().toULong())) take(poll())
+        changed.signalAll()
+    }
 
     private fun reply(d: JsonObject): Reply {
         if (d["ok"]?.jsonPrimitive?.booleanOrNull != true) throw WxException.fromOutput(d.getValue("error").jsonObject)
@@ -281,7 +319,7 @@ class Client(
                     if (queue.isEmpty()) {
                         val w = wake
                         // Nothing queued, in flight or timed: the engine lost the call (a core bug).
-                        if (w == null && inFlight == 0) throw WxException("unknown", "engine idle with the call unfinished", callId = callId)
+                        if (w == null && inFlight == 0) throw WxException(WxException.Kind.UNKNOWN, "engine idle with the call unfinished", callId = callId)
                         // Another thread performs what this call waits for, or a timer is due later.
                         if (w == null) changed.await() else changed.await(maxOf(0, w - now()), TimeUnit.MILLISECONDS)
                         continue
@@ -289,8 +327,11 @@ class Client(
                     val o = queue.removeFirst()
                     when {
                         "done" in o -> o.getValue("done").jsonObject.let {
-                            done[it.getValue("call_id").jsonPrimitive.long] = it
-                            changed.signalAll()
+                            val id = it.getValue("call_id").jsonPrimitive.long
+                            if (!abandoned.remove(id)) {
+                                done[id] = it
+                                changed.signalAll()
+                            }
                         }
                         "event" in o -> next = o
                         else -> {
@@ -344,11 +385,10 @@ class Client(
         try {
             it(event)
         } catch (e: Exception) {
-            System.getLogger("wxcore").log(System.Logger.Level.WARNING, "event listener failed", e)
+            log.warn("event listener failed", e)
         }
     }
 
-    /** Performs one request; the engine's answer (outputs), or null after a transport error. */
     /** Performs one request; returns how to tell the engine (run under the lock). */
     private fun send(req: JsonObject): () -> JsonObject? {
         val id = req.getValue("id").jsonPrimitive.long.toULong()

@@ -1,7 +1,7 @@
 // The Kotlin driver over an in-process transport.
 package wxcore
 
-import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Assertions.assertArrayEquals
@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import java.net.ConnectException
 import java.net.http.HttpTimeoutException
+import wxcore.WxException.Kind
 
 class ClientTest {
     private val config = """{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"wxA","secret":"SECRET"}],
@@ -33,7 +34,7 @@ class ClientTest {
         }
     }
 
-    private fun url(reply: Any) = (reply as JsonObject).getValue("url").jsonPrimitive.content
+    private fun url(reply: JsonElement) = reply.jsonObject.getValue("url").jsonPrimitive.content
 
     @Test
     fun aCallsOwnTimeoutMsEndsItWithTimeout() {
@@ -44,7 +45,7 @@ class ClientTest {
         }
         val c = Client(config, http = slow)
         val e = assertThrows<WxException> { c.call("oa", "GET", "/cgi-bin/user/info", timeoutMs = 100) }
-        assertEquals("timeout" to "token", e.kind to e.code?.toString()?.trim('"'))
+        assertEquals(Kind.TIMEOUT to "token", e.kind to e.code?.toString()?.trim('"'))
     }
 
     @Test
@@ -61,7 +62,7 @@ class ClientTest {
     fun binaryRepliesAreBytesAndJsonBodiesAreSent() {
         val p = FakePlatform()
         val c = Client(config, http = p)
-        assertArrayEquals(byteArrayOf(-1, -40, -1), c.call("oa", "GET", "/cgi-bin/media/get", query = listOf("media_id" to "M1")) as ByteArray)
+        assertArrayEquals(byteArrayOf(-1, -40, -1), c.callBytes("oa", "GET", "/cgi-bin/media/get", query = listOf("media_id" to "M1")))
         c.call("oa", "POST", "/cgi-bin/message/custom/send", json = """{"touser":"o1"}""")
         assertEquals("""{"touser":"o1"}""", String(p.requests.last().body!!))
         assertEquals("application/json", p.requests.last().headers["content-type"])
@@ -76,7 +77,7 @@ class ClientTest {
         c.call("oa", "GET", "/cgi-bin/user/info")
         p.failNext += """{"errcode":45009,"errmsg":"daily quota"}"""
         val e = assertThrows<WxException> { c.call("oa", "POST", "/cgi-bin/message/mass/sendall", json = "{}") }
-        assertEquals("quota_exhausted", e.kind)
+        assertEquals(Kind.QUOTA_EXHAUSTED, e.kind)
         assertEquals(45009L, e.code)
         assertTrue((e.retryAfterMs ?: 0) > 0)
         assertTrue("quota_exhausted" in events)
@@ -103,7 +104,7 @@ class ClientTest {
         assertTrue(url(c.call("oa", "POST", "/cgi-bin/message/custom/send", json = "{}")).startsWith("https://api2.weixin.qq.com/"))
         p.failNext += HttpTimeoutException("timed out")
         val e = assertThrows<WxException> { c.call("oa", "POST", "/cgi-bin/message/custom/send", json = "{}") }
-        assertEquals("transport", e.kind)
+        assertEquals(Kind.TRANSPORT, e.kind)
         assertEquals("timeout", e.code)
     }
 
@@ -120,7 +121,7 @@ class ClientTest {
         val e = assertThrows<WxException> {
             Client("""{"apps":[{"id":"j","platform":"jing","app_id":"a","secret":"s","base_url":"https://j"}]}""")
         }
-        assertEquals("config", e.kind)
+        assertEquals(Kind.CONFIG, e.kind)
         assertEquals("apps[0].token_path", e.field)
         assertEquals(20, KINDS.size)
     }

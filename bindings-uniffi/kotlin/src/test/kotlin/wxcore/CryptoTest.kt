@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import java.io.File
+import wxcore.WxException.Kind
 
 class CryptoTest {
     private val v = Json.parseToJsonElement(File(System.getProperty("wxcore.vectors") ?: "../../tests/vectors", "crypto-official.json").readText()).jsonObject
@@ -40,7 +41,7 @@ class CryptoTest {
         val crypto = CallbackCrypto(w.s("token"), w.s("encoding_aes_key"), w.s("receive_id"))
         assertEquals(u.s("reply"), crypto.verifyUrl(u.s("msg_signature"), u.s("timestamp"), u.s("nonce"), u.s("echostr")))
         val e = assertThrows<WxException> { crypto.verifyUrl("0".repeat(40), u.s("timestamp"), u.s("nonce"), u.s("echostr")) }
-        assertEquals("signature_invalid" to "bad_signature", e.kind to e.reason)
+        assertEquals(Kind.SIGNATURE_INVALID to "bad_signature", e.kind to e.reason)
         for (j in v.getValue("jssdk").jsonArray.map { it.jsonObject }) {
             assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url")))
             assertEquals(j.s("signature"), jssdkSignature(j.s("jsapi_ticket"), j.s("noncestr"), j.s("timestamp"), j.s("url") + "#x"))
@@ -62,7 +63,7 @@ class CryptoTest {
         val relaxed = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"), acceptReceiveIds = listOf(c.s("receive_id"), "wxOTHER"))
         assertEquals("hi", relaxed.decrypt(sigOf(xml), "1", "n", xml))
         val bad = assertThrows<WxException> { CallbackCrypto("t", "short", "x") }
-        assertEquals("config" to "invalid_encoding_aes_key", bad.kind to bad.reason)
+        assertEquals(Kind.CONFIG to "invalid_encoding_aes_key", bad.kind to bad.reason)
         val strict = CallbackCrypto(c.s("token"), c.s("encoding_aes_key"), c.s("receive_id"), maxAgeS = 300)
         val stale = assertThrows<WxException> {
             strict.decrypt(c.s("msg_signature"), c.s("timestamp"), c.s("nonce"), body(c.s("encrypt")), nowS = c.s("timestamp").toLong() + 301)
@@ -87,7 +88,7 @@ class CryptoTest {
             assertEquals(r.s("plaintext"), String(ApiSecurity.open(r.s("sym_key"), r.s("sym_sn"), appid, url, ts, body.toByteArray())))
             assertTrue(ApiSecurity.verify(pem, url, appid, ts, body.toByteArray(), ApiSecurity.sign(pem, url, appid, ts, body.toByteArray())))
             val refused = assertThrows<WxException> { ApiSecurity.open(r.s("sym_key"), r.s("sym_sn"), appid, url, ts + 1, body.toByteArray()) }
-            assertEquals("signature_invalid", refused.kind)
+            assertEquals(Kind.SIGNATURE_INVALID, refused.kind)
         }
     }
 

@@ -1,8 +1,16 @@
-// End to end: the Kotlin driver over real HTTP (java.net.http) against the
+// End to end: the Kotlin driver over real HTTP (HttpURLConnection) against the
 // local simulator. Each test uses its own app id, so the simulator's counters
 // (platform-side facts) belong to that test alone.
 package wxcore
 
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeoutOrNull
+import kotlinx.serialization.Serializable
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
@@ -26,6 +34,7 @@ import java.util.Collections
 import java.util.UUID
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
+import wxcore.WxException.Kind
 
 /** One `wxsim` process; it also exits when our pipe to its stdin closes. */
 class Simulator : AutoCloseable {
@@ -88,13 +97,15 @@ class E2eTest {
     private fun newAppId() = "wxe2e" + UUID.randomUUID().toString().take(8)
 
     private fun oa(appId: String) = Client(
-        """{"apps":[{"id":"oa","platform":"wechat-oa","app_id":"$appId","secret":"e2e-secret",
-            "hosts":["${sim.primary}","${sim.dr}"]}],
-            "retry":{"jitter":false,"base_delay_ms":10,"max_delay_ms":50},
-            "failover":{"threshold":1,"cooldown_ms":300},"timeout_ms":3000}""",
+        WxConfig(
+            listOf(AppConfig("oa", "wechat-oa", appId, "e2e-secret", hosts = listOf(sim.primary, sim.dr))),
+            retry = RetryConfig(jitter = false, baseDelayMs = 10, maxDelayMs = 50),
+            failover = FailoverConfig(threshold = 1, cooldownMs = 300),
+            timeoutMs = 3000,
+        ),
     )
 
-    private fun openid(r: Any) = (r as JsonElement).jsonObject.getValue("openid").jsonPrimitive.content
+    private fun openid(r: JsonElement) = r.jsonObject.getValue("openid").jsonPrimitive.content
 
     @Test
     fun `threads share one client, one token fetch, and overlap at the platform`() {
@@ -158,7 +169,7 @@ class E2eTest {
         repeat(2) { client.call("oa", "GET", "/cgi-bin/user/get") }
         repeat(2) {
             val e = assertThrows<WxException> { client.call("oa", "GET", "/cgi-bin/user/get") }
-            assertEquals("quota_exhausted", e.kind)
+            assertEquals(Kind.QUOTA_EXHAUSTED, e.kind)
             assertTrue((e.retryAfterMs ?: 0) > 0)
         }
         val c = sim.counters()
@@ -176,7 +187,7 @@ class E2eTest {
         val e = assertThrows<WxException> {
             client.call("oa", "POST", "/cgi-bin/message/custom/send", json = """{"touser":"o1","msgtype":"text"}""")
         }
-        assertEquals("busy", e.kind)
+        assertEquals(Kind.BUSY, e.kind)
         assertEquals("-1", e.code.toString())
         val c = sim.counters()
         assertEquals(3, c.count("calls", app, ui))
@@ -189,7 +200,7 @@ class E2eTest {
         val client = oa(app)
         sim.ask("/fault", """{"kind":"errcode","code":89503,"count":5,"path":"/cgi-bin/tags/get"}""")
         val e = assertThrows<WxException> { client.call("oa", "GET", "/cgi-bin/tags/get") }
-        assertEquals("admin_confirmation_required", e.kind)
+        assertEquals(Kind.ADMIN_CONFIRMATION_REQUIRED, e.kind)
         assertEquals("89503", e.code.toString())
         assertEquals(1, sim.counters().count("calls", app, "/cgi-bin/tags/get"))
     }
@@ -202,7 +213,7 @@ class E2eTest {
         val body = ("--$boundary\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.jpg\"\r\n" +
             "Content-Type: image/jpeg\r\n\r\n").toByteArray() + image + "\r\n--$boundary--\r\n".toByteArray()
         val up = client.call("oa", "POST", "/cgi-bin/media/upload", listOf("type" to "image"), body = body,
-            contentType = "multipart/form-data; boundary=$boundary") as JsonElement
+            contentType = "multipart/form-data; boundary=$boundary")
         val mediaId = up.jsonObject.getValue("media_id").jsonPrimitive.content
         val got = client.callFull("oa", "GET", "/cgi-bin/media/get", listOf("media_id" to mediaId))
         assertArrayEquals(image, got.bytes)
@@ -221,11 +232,11 @@ class E2eTest {
             {"id":"result","platform":"result","app_id":"$acct","secret":"tid","base_url":"$p",
              "token_placement":{"in":"query","name":"token_id","extra":[["account_key","{app_id}"]]}}]}""",
         )
-        fun field(r: Any, vararg path: String): String =
-            path.fold(r as JsonElement) { e, k -> e.jsonObject.getValue(k) }.jsonPrimitive.content
+        fun field(r: JsonElement, vararg path: String): String =
+            path.fold(r) { e, k -> e.jsonObject.getValue(k) }.jsonPrimitive.content
         assertEquals("zhangsan", field(client.call("wecom", "GET", "/cgi-bin/user/get", listOf("userid" to "zhangsan")), "userid"))
         val e = assertThrows<WxException> { client.call("wecom", "GET", "/cgi-bin/user/get", listOf("userid" to "nobody")) }
-        assertEquals("unknown", e.kind) // not in the profile's table: kept, typed unknown
+        assertEquals(Kind.UNKNOWN, e.kind) // not in the profile's table: kept, typed unknown
         assertEquals("60111", e.code.toString())
         assertEquals(jing, field(client.call("jing", "GET", "/jing/api/shop/info"), "data", "app_id"))
         assertEquals(cj, field(client.call("cj", "GET", "/cj/api/orders"), "data", "appid"))
@@ -246,6 +257,60 @@ class E2eTest {
         val tickets = (0 until 6).map { pool.submit<String> { client.ticket("oa") } }.map { it.get(30, TimeUnit.SECONDS) }
         pool.shutdown()
         assertEquals(1, tickets.toSet().size)
+        val page = client.jssdkConfig("oa", "https://shop.example/p?x=1#top")
+        fun s(k: String) = page.getValue(k).jsonPrimitive.content
+        assertEquals(app, s("appId"))
+        assertEquals(jssdkSignature(tickets[0], s("nonceStr"), s("timestamp"), "https://shop.example/p?x=1"), s("signature"))
         assertEquals(1, sim.counters().count("ticket_fetches", app))
+    }
+
+    @Serializable
+    data class SimUser(val openid: String, val nickname: String)
+
+    @Test
+    fun `suspend calls succeed and share one token fetch`(): Unit = runBlocking {
+        val app = newAppId()
+        val client = oa(app)
+        val users = (0 until 8).map { i -> async { client.callAsAsync<SimUser>("oa", "GET", ui, listOf("openid" to "o$i")) } }.awaitAll()
+        assertEquals((0 until 8).map { "o$it" }, users.map { it.openid })
+        assertEquals("o9", openid(client.callAsync("oa", "GET", ui, listOf("openid" to "o9"))))
+        val c = sim.counters()
+        assertEquals(1, c.count("token_fetches", app))
+        assertEquals(9, c.count("calls", app, ui))
+    }
+
+    @Test
+    fun `cancelling a coroutine withdraws its call, which is never sent`(): Unit = runBlocking {
+        val app = newAppId()
+        sim.ask("/config", """{"token_latency_ms":1000}""")
+        val client = oa(app)
+        val pending = async { client.callAsync("oa", "GET", ui, listOf("openid" to "o1")) }
+        delay(200) // the call now waits for its token
+        val start = System.nanoTime()
+        pending.cancelAndJoin()
+        val ms = (System.nanoTime() - start) / 1_000_000
+        assertTrue(pending.isCancelled)
+        assertTrue(ms < 500, "cancellation took $ms ms: it waited for the token fetch")
+        assertThrows<CancellationException> { runBlocking { pending.await() } }
+        delay(1300) // the token fetch lands: the withdrawn call must not follow it
+        val c = sim.counters()
+        assertEquals(1, c.count("token_fetches", app))
+        assertEquals(0, c.count("calls", app, ui))
+        // The fetch went on for the cache: the next call uses its token.
+        assertEquals("o2", openid(client.callAsync("oa", "GET", ui, listOf("openid" to "o2"))))
+        assertEquals(1, sim.counters().count("token_fetches", app))
+        assertEquals(1, sim.counters().count("calls", app, ui))
+    }
+
+    @Test
+    fun `a timeout around a suspend call cancels it and the client goes on`(): Unit = runBlocking {
+        val app = newAppId()
+        sim.ask("/config", """{"latency_ms":800}""")
+        val client = oa(app)
+        client.call("oa", "GET", ui, listOf("openid" to "o0"))
+        val late = withTimeoutOrNull(200) { client.callAsync("oa", "GET", ui, listOf("openid" to "o1")) }
+        assertEquals(null, late)
+        sim.ask("/config", """{"latency_ms":0}""")
+        assertEquals("o2", openid(client.callAsync("oa", "GET", ui, listOf("openid" to "o2"))))
     }
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import java.io.File
 import java.net.InetSocketAddress
+import wxcore.WxException.Kind
 
 class EdgesTest {
     private val e = Json.parseToJsonElement(File(System.getProperty("wxcore.vectors") ?: "../../tests/vectors", "callback-edges.json").readText()).jsonObject
@@ -43,14 +44,14 @@ class EdgesTest {
                 if (f["any_receiver"]?.jsonPrimitive?.booleanOrNull == true) listOf(receiver(), receiver("signature")) else emptyList()
             for (c in receivers) {
                 val x = assertThrows<WxException>(f.s("name")) { c.handleRequest("GET", q) }
-                assertEquals("signature_invalid" to "bad_signature", x.kind to x.reason, f.s("name"))
+                assertEquals(Kind.SIGNATURE_INVALID to "bad_signature", x.kind to x.reason, f.s("name"))
             }
             val param = if ("msg_signature" in q) "msg_signature" else "signature"
             val x = assertThrows<WxException> { wecom.verifyUrl(q.getValue(param), q.getValue("timestamp"), q.getValue("nonce"), q.getValue("echostr")) }
             assertEquals("bad_signature", x.reason)
         }
         val bad = assertThrows<WxException> { receiver("sometimes") }
-        assertEquals("config" to "invalid_url_check", bad.kind to bad.reason)
+        assertEquals(Kind.CONFIG to "invalid_url_check", bad.kind to bad.reason)
     }
 
     @Test
@@ -59,7 +60,7 @@ class EdgesTest {
         for (p in e.getValue("not_one_message").jsonArray.map { it.jsonPrimitive.content }) {
             val (q, body) = post(c, p)
             val a = assertThrows<WxException>(p) { c.decryptMessage(q.getValue("msg_signature"), q.getValue("timestamp"), q.getValue("nonce"), body) }
-            assertEquals("invalid_request" to "malformed_body", a.kind to a.reason, p)
+            assertEquals(Kind.INVALID_REQUEST to "malformed_body", a.kind to a.reason, p)
             val b = assertThrows<WxException>(p) { c.handleRequest("POST", q, body) }
             assertEquals("malformed_body", b.reason, p)
         }
@@ -128,7 +129,7 @@ class EdgesTest {
             val start = System.nanoTime()
             val x = assertThrows<WxException> { client.call("res", "GET", "/slow") }
             val elapsed = (System.nanoTime() - start) / 1_000_000
-            assertEquals("transport", x.kind)
+            assertEquals(Kind.TRANSPORT, x.kind)
             assertTrue(elapsed < 1750, "$elapsed ms")
         } finally {
             s.stop(0)
@@ -143,11 +144,11 @@ class EdgesTest {
         }
         try {
             var n = 0
-            val jdk = JdkHttp()
-            val http = Http { req -> if (++n == 1) throw StackOverflowError("thrown by the transport") else jdk.send(req) }
+            val inner = UrlConnectionHttp()
+            val http = Http { req -> if (++n == 1) throw StackOverflowError("thrown by the transport") else inner.send(req) }
             val client = Client("""{"apps":[{"id":"hr","platform":"wecom","corp_id":"ww","agent_id":"1","secret":"s","hosts":["${s.url()}"]}]}""", http = http)
             assertThrows<StackOverflowError> { client.call("hr", "GET", "/cgi-bin/user/get", listOf("userid" to "u")) }
-            val ok = client.call("hr", "GET", "/cgi-bin/user/get", listOf("userid" to "u")) as JsonObject
+            val ok = client.call("hr", "GET", "/cgi-bin/user/get", listOf("userid" to "u")).jsonObject
             assertEquals(JsonPrimitive(0), ok["errcode"])
         } finally {
             s.stop(0)

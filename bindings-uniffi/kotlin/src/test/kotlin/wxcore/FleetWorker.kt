@@ -48,7 +48,7 @@ fun main(args: Array<String>) {
                     client.call("oa", "GET", path, query = listOf("openid" to "$name-$i"))
                     synchronized(lock) { ok++ }
                 } catch (e: WxException) {
-                    synchronized(lock) { errors[e.kind] = (errors[e.kind] ?: 0) + 1 }
+                    synchronized(lock) { errors[e.kindName] = (errors[e.kindName] ?: 0) + 1 }
                 } catch (e: Exception) {
                     synchronized(lock) { errors[e.javaClass.simpleName] = (errors[e.javaClass.simpleName] ?: 0) + 1 }
                 }

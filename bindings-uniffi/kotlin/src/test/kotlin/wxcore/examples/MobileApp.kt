@@ -8,11 +8,13 @@
 // WXCORE_MOBILE_KEY (a caller key with the `relay` action).
 package wxcore.examples
 
-import kotlinx.serialization.json.JsonArray
-import kotlinx.serialization.json.JsonObject
-import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
+import wxcore.AppConfig
 import wxcore.Client
+import wxcore.CredentialConfig
+import wxcore.CredentialSource
+import wxcore.WxConfig
 import wxcore.WxException
 
 private val t0 = System.nanoTime()
@@ -25,23 +27,17 @@ private fun say(text: String) {
 fun main() {
     val relay = System.getenv("WXCORE_RELAY_URL") ?: error("WXCORE_RELAY_URL is not set")
     val key = System.getenv("WXCORE_MOBILE_KEY") ?: error("WXCORE_MOBILE_KEY is not set")
-    val app = JsonObject(
-        mapOf(
-            "id" to JsonPrimitive("oa"),
-            "platform" to JsonPrimitive("wechat-oa"),
-            "app_id" to JsonPrimitive(System.getenv("WXCORE_APP_ID") ?: "wx-mobile"),
-            "credential" to JsonObject(
-                mapOf("source" to JsonPrimitive("relay"), "url" to JsonPrimitive(relay), "key" to JsonPrimitive(key)),
-            ),
-        ),
+    val app = AppConfig(
+        "oa", "wechat-oa", System.getenv("WXCORE_APP_ID") ?: "wx-mobile",
+        credential = CredentialConfig(CredentialSource.RELAY, listOf(relay), key),
     )
-    val config = JsonObject(mapOf("apps" to JsonArray(listOf(app)))).toString()
+    val config = WxConfig(listOf(app))
     Client(config).use { client ->
         client.on { e -> say("event: ${e["type"]?.jsonPrimitive?.content}") }
         say("config holds a relay URL and a caller key: no AppSecret, no access_token")
         var ok = 0
         for (openid in listOf("o-erin", "o-frank", "o-grace")) {
-            val user = (client.call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to openid)) as JsonObject)
+            val user = client.call("oa", "GET", "/cgi-bin/user/info", query = listOf("openid" to openid)).jsonObject
             say("user/info $openid through the relay: ${user.getValue("nickname").jsonPrimitive.content}")
             ok++
         }
@@ -52,7 +48,7 @@ fun main() {
         } catch (e: WxException) {
             e
         }
-        say("menu/get (not in the allowlist): ${refused?.kind ?: "answered"}")
-        println("""{"ok":$ok,"refused":${refused?.kind?.let { "\"$it\"" } ?: "null"}}""")
+        say("menu/get (not in the allowlist): ${refused?.kindName ?: "answered"}")
+        println("""{"ok":$ok,"refused":${refused?.kindName?.let { "\"$it\"" } ?: "null"}}""")
     }
 }
