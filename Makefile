@@ -17,7 +17,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: rust-package kotlin-classes server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: rust-package kotlin-classes kotlin-jar android-check android-aar server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings bench-kotlin npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -91,23 +91,54 @@ npm-build: wasm-tools
 node-test: npm-build simulator redis
 	cd npm && node --test test/ && npm run --silent test:types
 
-## The Kotlin binding compiled (native library, generated bindings, main and
-## test classes) and target/run-classpath.txt, the classpath that runs its
-## programs (the fleet worker, the mobile-app example) as their own JVMs.
+## The Kotlin binding built and installed in the local Maven repository:
+## the jar (with libwxcore_ffi.so at JNA's resource path for each platform
+## built: linux-x86-64 here, linux-aarch64 after `make kotlin-jar`), its
+## sources and javadoc jars; and target/run-classpath.txt, the classpath that
+## runs its programs (the fleet worker, the mobile-app example) as JVMs.
 KOTLIN_DIR := bindings-uniffi/kotlin
 kotlin-classes: toolchain
 	$(CARGO) build --release -p wxcore-ffi
+	mkdir -p $(KOTLIN_DIR)/target/native/linux-x86-64
+	cp target/release/libwxcore_ffi.so $(KOTLIN_DIR)/target/native/linux-x86-64/
 	rm -rf $(KOTLIN_DIR)/target/generated-sources/uniffi
 	target/release/uniffi-bindgen generate --no-format --language kotlin \
 		--library target/release/libwxcore_ffi.so --out-dir $(KOTLIN_DIR)/target/generated-sources/uniffi
-	cd $(KOTLIN_DIR) && mvn -B --no-transfer-progress -q test-compile dependency:build-classpath \
+	cd $(KOTLIN_DIR) && mvn -B --no-transfer-progress -q install -DskipTests dependency:build-classpath \
 		-Dmdep.includeScope=test -Dmdep.outputFile=target/deps-classpath.txt
 	echo "$(CURDIR)/$(KOTLIN_DIR)/target/classes:$(CURDIR)/$(KOTLIN_DIR)/target/test-classes:$$(cat $(KOTLIN_DIR)/target/deps-classpath.txt)" \
 		> $(KOTLIN_DIR)/target/run-classpath.txt
 
-## Kotlin: the JUnit suite (Maven) on the classes kotlin-classes compiled.
-kotlin-test: kotlin-classes simulator redis
+## Kotlin: the JUnit suite (Maven) on the classes kotlin-classes compiled; then
+## a separate consumer project that depends on the installed artifact alone.
+kotlin-test: kotlin-classes simulator redis android-check
 	cd $(KOTLIN_DIR) && mvn -B --no-transfer-progress surefire:test
+	cd $(KOTLIN_DIR)/consumer && mvn -B --no-transfer-progress -q test
+
+## The jar for every Linux this machine builds: linux-aarch64 cross-compiled
+## with Debian's gcc-aarch64-linux-gnu as the linker, beside linux-x86-64.
+kotlin-jar: toolchain
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc-aarch64-linux-gnu >/dev/null; }
+	rustup target add aarch64-unknown-linux-gnu
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+		$(CARGO) build --release -p wxcore-ffi --target aarch64-unknown-linux-gnu
+	mkdir -p $(KOTLIN_DIR)/target/native/linux-aarch64
+	cp target/aarch64-unknown-linux-gnu/release/libwxcore_ffi.so $(KOTLIN_DIR)/target/native/linux-aarch64/
+	$(MAKE) --no-print-directory kotlin-classes
+	unzip -l $(KOTLIN_DIR)/target/wxcore-0.1.0.jar | grep libwxcore_ffi
+
+## The Android library (AAR): needs the Android NDK (ANDROID_NDK_HOME).
+android-aar:
+	bash $(KOTLIN_DIR)/android/build-aar.sh
+
+## The native side of Android: the core and the uniffi crate compiled for the
+## three Android ABIs (cargo check: no NDK needed, none here). Building the
+## .so files and the AAR needs the NDK: see the README's "On Android".
+ANDROID_TARGETS := aarch64-linux-android armv7-linux-androideabi x86_64-linux-android
+android-check: toolchain
+	rustup target add $(ANDROID_TARGETS)
+	$(CARGO) check -p wxcore-ffi $(foreach t,$(ANDROID_TARGETS),--target $(t))
 
 ## The main job: a Node and a Python backend's working day against the local
 ## simulator, then what the platform saw. Leaves no process behind.
