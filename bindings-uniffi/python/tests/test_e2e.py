@@ -268,3 +268,32 @@ def test_api_security_sealed_call_end_to_end(sim):
     with pytest.raises(WxError) as e:
         client.call("oa", "POST", "/wxa/getuserriskrank", json={"openid": "o2"})
     assert e.value.kind == "signature_invalid" and e.value.code == 40235
+
+
+def test_async_client_matches_client_jssdk_config_export_state_and_with(sim):
+    from wxcore import Engine, jssdk_signature
+    from wxcore._client import now_ms, with_entropy
+
+    app = new_app_id()
+    config = oa_config(sim, app)
+
+    async def main():
+        async with AsyncClient(config) as client:
+            user = await client.call("oa", "GET", UI, query={"openid": "p1"})
+            page = await client.jssdk_config("oa", "https://shop.example/p?id=1#top")
+            ticket = await client.ticket("oa")
+            return user, page, ticket, client.export_state(), client._client
+
+    user, page, ticket, state, transport = asyncio.run(main())
+    assert user["openid"] == "p1"
+    assert page["appId"] == app
+    assert page["signature"] == jssdk_signature(ticket, page["nonceStr"], page["timestamp"],
+                                                "https://shop.example/p?id=1")
+    assert transport is not None and transport.is_closed  # `async with` closed the httpx client
+    assert "e2e-secret" not in state
+    # The exported state is the engine's: a process restored from it needs no token fetch.
+    client = Client(config)
+    client.engine = Engine.restore(with_entropy(config), state, now_ms())
+    assert client.call("oa", "GET", UI, query={"openid": "p2"})["openid"] == "p2"
+    c = sim.counters()
+    assert count(c, "token_fetches", app) == 1 and count(c, "ticket_fetches", app) == 1

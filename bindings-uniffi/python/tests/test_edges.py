@@ -249,14 +249,14 @@ def trickle(h):
         pass
 
 
-@pytest.mark.parametrize("driver", ["urllib", "httpx"])
+@pytest.mark.parametrize("driver", ["pooled", "httpx"])
 def test_a_trickled_body_ends_at_the_calls_deadline(driver):
     server = Server(trickle)
     config = {"apps": [dict(RESULT_APP, base_url=server.url)], "retry": {"max_attempts": 1}, "timeout_ms": 1000}
     start = time.monotonic()
     try:
         with pytest.raises(WxError) as e:
-            if driver == "urllib":
+            if driver == "pooled":
                 Client(config).call("res", "GET", "/slow")
             else:
                 async def main():

@@ -10,17 +10,18 @@ Tokens, retries, quotas, rate limits and host failover are decided by the
 Rust engine (`wxcore._native.Engine`); this package only runs its loop.
 """
 
+from ._async import AsyncClient
 from ._callback import CallbackCrypto, CallbackMessage, Inbound, jssdk_config, jssdk_signature
 from ._client import Client, Reply
 from ._errors import KINDS, WxError
+from ._http import PooledHttp, urllib_http
 from ._native import Engine
 from ._security import api_security_open, api_security_seal, api_security_sign, api_security_verify
-
-try:  # optional: needs httpx
-    from ._async import AsyncClient
-except ImportError:  # pragma: no cover - exercised when httpx is absent
-    AsyncClient = None  # type: ignore[assignment,misc]
+from ._types import (AppConfig, AsyncHttpTransport, AsyncStore, Config, CredentialConfig, ErrorKind, HttpTransport,
+                     Store)
+from ._version import __version__
 
 __all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage", "Inbound",
            "jssdk_signature", "jssdk_config", "api_security_seal", "api_security_open", "api_security_sign",
-           "api_security_verify"]
+           "api_security_verify", "PooledHttp", "urllib_http", "HttpTransport", "AsyncHttpTransport", "Store",
+           "AsyncStore", "Config", "AppConfig", "CredentialConfig", "ErrorKind", "__version__"]

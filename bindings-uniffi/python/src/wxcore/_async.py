@@ -6,11 +6,29 @@ from __future__ import annotations
 import asyncio
 import json as _json
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
+import sys
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Set, Type
 
-import httpx
+from ._client import Event, Query, call_spec, done_value, new_engine, now_ms, ticket_spec, transport_kind
+from ._types import AsyncHttpTransport, AsyncStore, ConfigInput, Headers, HttpAnswer
 
-from ._client import Query, call_spec, done_value, new_engine, now_ms, ticket_spec, transport_kind
+if TYPE_CHECKING:
+    import httpx
+
+#: What a missing httpx says: the extra that installs it.
+HTTPX_MISSING = "AsyncClient's default transport needs httpx: pip install 'wxcore[async]' (or pass http=)"
+
+
+def _import_httpx() -> Any:
+    # Imported on first use, so AsyncClient over a transport of the caller's
+    # own works without httpx, and without it the error names the extra.
+    try:
+        import httpx
+    except ImportError as e:
+        raise ImportError(HTTPX_MISSING, name="httpx") from e
+    return httpx
+
 
 class _RedactQuery(logging.Filter):
     """httpx logs every request's URL at INFO, query and all: the access
@@ -18,7 +36,8 @@ class _RedactQuery(logging.Filter):
     of the ``httpx`` logger is logged without its query's values."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
+        httpx = sys.modules.get("httpx")  # installed only once httpx is in use
+        if httpx is not None and isinstance(record.args, tuple):
             record.args = tuple(_redacted(a) if isinstance(a, httpx.URL) else a for a in record.args)
         elif isinstance(record.msg, str) and "?" in record.msg:
             record.msg = _redact_text(record.msg)
@@ -48,13 +67,14 @@ def _redact_httpx_logs() -> None:
         logger.addFilter(_REDACT)
 
 
-AsyncHttp = Callable[[str, str, Dict[str, str], Optional[bytes], float], Awaitable[Tuple[int, Mapping[str, str], bytes]]]
+AsyncHttp = AsyncHttpTransport
 
 
 def _httpx_kind(e: Exception) -> str:
-    if isinstance(e, httpx.TimeoutException):
+    httpx = sys.modules.get("httpx")  # a caller's own transport may run without it
+    if httpx is not None and isinstance(e, httpx.TimeoutException):
         return "timeout"
-    if isinstance(e, httpx.ConnectError):
+    if httpx is not None and isinstance(e, httpx.ConnectError):
         cause = e.__cause__ or e.__context__
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__cause__ or cause.__context__
@@ -71,23 +91,29 @@ class AsyncClient:
     """``await client.call(app, method, path, query=None, json=None, idempotent=False)``.
 
     ``http`` is an async ``(method, url, headers, body, timeout_s) -> (status,
-    headers, body)``; by default an ``httpx.AsyncClient``. ``store`` (fleet
-    mode) has ``async execute(op: dict) -> dict``."""
+    headers, body)`` (:class:`~wxcore.AsyncHttpTransport`); by default an
+    ``httpx.AsyncClient`` (``pip install 'wxcore[async]'``; without httpx
+    this raises ``ImportError`` naming it). ``store`` (fleet mode,
+    :class:`~wxcore.AsyncStore`) has ``async execute(op: dict) -> dict``.
+    ``async with`` closes the default transport at the end, as :meth:`aclose`."""
 
-    def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[AsyncHttp] = None, store: Any = None,
-                 now: Optional[Callable[[], int]] = None) -> None:
+    def __init__(self, config: ConfigInput, http: Optional[AsyncHttpTransport] = None,
+                 store: Optional[AsyncStore] = None, now: Optional[Callable[[], int]] = None) -> None:
+        if http is None:
+            _import_httpx()  # fail here, not at the first call
         self._now = now or now_ms
         self.engine = new_engine(config, self._now())
-        self._http = http or self._httpx
+        self._http: AsyncHttpTransport = http or self._httpx
         self._client: Optional[httpx.AsyncClient] = None
         self._store = store
-        self._listeners: List[Callable[[dict], None]] = []
-        self._futures: Dict[int, asyncio.Future] = {}
+        self._listeners: List[Callable[[Event], None]] = []
+        self._futures: Dict[int, asyncio.Future[Dict[str, Any]]] = {}
         self._wakeup: Optional[asyncio.Event] = None
-        self._pump_task: Optional[asyncio.Task] = None
-        self._tasks: set = set()
+        self._pump_task: Optional[asyncio.Task[None]] = None
+        self._tasks: Set[asyncio.Future[None]] = set()
 
-    def on(self, listener: Callable[[dict], None]) -> None:
+    def on(self, listener: Callable[[Event], None]) -> None:
+        """Calls ``listener(event)`` for each engine event, as :meth:`Client.on`."""
         self._listeners.append(listener)
 
     async def call(self, app: str, method: str, path: str, query: Query = None, json: Any = None,
@@ -102,11 +128,27 @@ class AsyncClient:
 
     async def ticket(self, app: str, kind: str = "jsapi") -> str:
         """A JS-SDK ticket, cached and renewed by the engine (one fetch however many callers)."""
-        doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
-        return done_value(await self._wait(doc), False)["ticket"]
+        return str((await self._ticket(app, kind))["ticket"])
 
-    async def _wait(self, doc: dict) -> dict:
-        future = asyncio.get_running_loop().create_future()
+    async def jssdk_config(self, app: str, url: str, kind: str = "jsapi") -> Dict[str, str]:
+        """The ``wx.config`` object for a page at ``url``, signed with the app's cached ticket."""
+        from ._callback import jssdk_config
+
+        t = await self._ticket(app, kind)
+        return jssdk_config(t["app_id"], t["ticket"], url)
+
+    async def _ticket(self, app: str, kind: str) -> Dict[str, Any]:
+        doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+        result: Dict[str, Any] = done_value(await self._wait(doc), False)
+        return result
+
+    def export_state(self) -> str:
+        """The engine's durable state as JSON, as :meth:`Client.export_state`
+        (no I/O, so not a coroutine). It holds access tokens: store it as you store secrets."""
+        return str(self.engine.export_state())
+
+    async def _wait(self, doc: Dict[str, Any]) -> Dict[str, Any]:
+        future: asyncio.Future[Dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._futures[doc["call_id"]] = future
         self._process(doc["outputs"])
         self._kick()
@@ -119,8 +161,18 @@ class AsyncClient:
             raise
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        """Closes the default transport's connections (a transport passed as
+        ``http`` is the caller's to close); a later call opens new ones."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                        tb: Optional[TracebackType]) -> None:
+        await self.aclose()
 
     # -- the loop --
 
@@ -146,7 +198,7 @@ class AsyncClient:
             except asyncio.TimeoutError:
                 pass
 
-    def _process(self, outputs: List[dict]) -> None:
+    def _process(self, outputs: List[Dict[str, Any]]) -> None:
         for output in outputs:
             if "send" in output:
                 self._spawn(self._send(output["send"]))
@@ -168,19 +220,21 @@ class AsyncClient:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _httpx(self, method, url, headers, body, timeout_s):
-        if self._client is None:
+    async def _httpx(self, method: str, url: str, headers: Headers, body: Optional[bytes], timeout_s: float,
+                     /) -> HttpAnswer:
+        client = self._client
+        if client is None:
             _redact_httpx_logs()
-            self._client = httpx.AsyncClient(follow_redirects=False)
+            client = self._client = _import_httpx().AsyncClient(follow_redirects=False)
         try:
             # httpx's timeout is per operation; the call's is a total deadline.
             r = await asyncio.wait_for(
-                self._client.request(method, url, headers=headers, content=body, timeout=timeout_s), timeout_s)
+                client.request(method, url, headers=headers, content=body, timeout=timeout_s), timeout_s)
         except asyncio.TimeoutError:
             raise TimeoutError("the call's deadline passed") from None
         return r.status_code, dict(r.headers.items()), r.content
 
-    async def _send(self, req: dict) -> None:
+    async def _send(self, req: Dict[str, Any]) -> None:
         import base64
 
         body = req.get("body")
@@ -201,7 +255,7 @@ class AsyncClient:
             self._process(doc["outputs"])
         self._kick()
 
-    async def _run_store(self, op: dict) -> None:
+    async def _run_store(self, op: Dict[str, Any]) -> None:
         try:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to AsyncClient')

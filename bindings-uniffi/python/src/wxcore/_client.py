@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import http.client
 import json as _json
 import logging
 import os
@@ -12,16 +11,18 @@ import socket
 import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from types import TracebackType
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ._errors import WxError, _NativeError
+from ._http import PooledHttp, urllib_http  # noqa: F401 - urllib_http was the default here; still importable
 from ._native import Engine
+from ._types import ConfigInput, Headers, HttpTransport, Store
 
-Headers = Dict[str, str]
-Http = Callable[[str, str, Headers, Optional[bytes], float], Tuple[int, Mapping[str, str], bytes]]
+Http = HttpTransport
 Query = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+#: An engine event (``{"type": "token_fetched", "app": …}``, …).
+Event = Dict[str, Any]
 
 
 #: The longest single wait the driver asks of ``threading`` (its ``TIMEOUT_MAX``
@@ -31,102 +32,6 @@ WAIT_MAX_S = min(threading.TIMEOUT_MAX, 86400.0)
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A 3xx is the API's answer, never followed: a redirect would carry a
-    header credential to whatever origin it names."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102
-        return None
-
-
-class _Deadline:
-    """The call's total deadline over urllib: at ``timeout_s`` the request's
-    sockets are shut down, whatever phase it is in (a body trickling in
-    byte by byte included), and the request ends as a ``TimeoutError``."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self.sockets: List[socket.socket] = []
-        self.expired = False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, timeout_s), self._expire)
-        self._timer.daemon = True
-
-    def connection(self, cls: type) -> Callable[..., Any]:
-        """An ``http.client`` connection class whose sockets this deadline can close."""
-        deadline = self
-
-        class _Conn(cls):  # type: ignore[misc,valid-type]
-            def connect(self) -> None:
-                super().connect()
-                with deadline._lock:
-                    deadline.sockets.append(self.sock)
-                    expired = deadline.expired
-                if expired:
-                    deadline._shut(self.sock)
-
-        return _Conn
-
-    @staticmethod
-    def _shut(sock: socket.socket) -> None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            sockets = list(self.sockets)
-        for sock in sockets:
-            self._shut(sock)
-
-    def __enter__(self) -> "_Deadline":
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._timer.cancel()
-
-
-def urllib_http(method: str, url: str, headers: Headers, body: Optional[bytes], timeout_s: float):
-    """The default HTTP transport (stdlib only): no redirects followed, and
-    ``timeout_s`` a total deadline for the whole exchange."""
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
-    with _Deadline(timeout_s) as deadline:
-        http_conn = deadline.connection(http.client.HTTPConnection)
-        https_conn = deadline.connection(http.client.HTTPSConnection)
-
-        class _Http(urllib.request.HTTPHandler):
-            def http_open(self, r):  # noqa: D102
-                return self.do_open(http_conn, r)
-
-        class _Https(urllib.request.HTTPSHandler):
-            def https_open(self, r):  # noqa: D102
-                return self.do_open(https_conn, r, context=getattr(self, "_context", None))
-
-        opener = urllib.request.build_opener(_NoRedirect, _Http, _Https)
-        try:
-            with opener.open(req, timeout=timeout_s) as r:
-                answer = r.status, dict(r.headers.items()), r.read()
-        except urllib.error.HTTPError as e:  # an answer, whatever its status
-            try:
-                answer = e.code, dict(e.headers.items()), e.read()
-            except Exception:  # noqa: BLE001 - the deadline cut the body short
-                if not deadline.expired:
-                    raise
-        except urllib.error.URLError as e:
-            if deadline.expired:
-                raise TimeoutError("the call's deadline passed") from None
-            raise e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))
-        except Exception:
-            if deadline.expired:
-                raise TimeoutError("the call's deadline passed") from None
-            raise
-        if deadline.expired:  # a body cut short can look complete
-            raise TimeoutError("the call's deadline passed")
-        return answer
 
 
 def transport_kind(e: BaseException) -> str:
@@ -151,7 +56,7 @@ def query_pairs(query: Query) -> List[List[str]]:
     return [[str(k), str(v)] for k, v in items]
 
 
-def with_entropy(config: Union[str, Mapping[str, Any]]) -> str:
+def with_entropy(config: Union[ConfigInput, Mapping[str, Any]]) -> str:
     """The config as JSON text with 32 fresh bytes from the OS generator as
     the engine's ``entropy`` (the core reads no randomness of its own; API
     security's IVs come from it). Always fresh, even over a value in the
@@ -167,7 +72,7 @@ def with_entropy(config: Union[str, Mapping[str, Any]]) -> str:
     return _json.dumps({**config, "entropy": base64.b64encode(os.urandom(32)).decode()})
 
 
-def new_engine(config: Union[str, Mapping[str, Any]], now: int) -> Engine:
+def new_engine(config: Union[ConfigInput, Mapping[str, Any]], now: int) -> Engine:
     """The engine for a config given as JSON text or a mapping."""
     text = with_entropy(config)
     try:
@@ -211,7 +116,7 @@ class Reply:
         return f"Reply(status={self.status}, data={self.data!r})"
 
 
-def done_value(done: dict, full: bool) -> Any:
+def done_value(done: Dict[str, Any], full: bool) -> Any:
     """The value a completed call returns, or the WxError it raises."""
     if not done["ok"]:
         raise WxError.from_output(done["error"])
@@ -230,8 +135,10 @@ class Client:
     """Runs the engine's loop over a blocking HTTP transport.
 
     ``http(method, url, headers, body, timeout_s) -> (status, headers, body)``
-    (default: ``urllib``); transport failures raise ``OSError`` subclasses.
-    ``store`` (fleet mode) has ``execute(op: dict) -> dict`` answering the
+    (:class:`~wxcore.HttpTransport`; default: a :class:`~wxcore.PooledHttp`
+    of this client's own, closed by :meth:`close` or ``with``); transport
+    failures raise ``OSError`` subclasses. ``store`` (fleet mode,
+    :class:`~wxcore.Store`) has ``execute(op: dict) -> dict`` answering the
     engine's store operations. ``now`` returns Unix milliseconds.
 
     One client serves many threads at once: each calling thread runs the
@@ -240,22 +147,25 @@ class Client:
     while the engine still sees one token fetch per app.
     """
 
-    def __init__(self, config: Union[str, Mapping[str, Any]], http: Optional[Http] = None, store: Any = None,
+    def __init__(self, config: ConfigInput, http: Optional[HttpTransport] = None, store: Optional[Store] = None,
                  now: Optional[Callable[[], int]] = None) -> None:
         self._now = now or now_ms
         self.engine = new_engine(config, self._now())
-        self._http = http or urllib_http
+        self._pool: Optional[PooledHttp] = None
+        if http is None:
+            http = self._pool = PooledHttp()
+        self._http = http
         self._store = store
-        self._listeners: List[Callable[[dict], None]] = []
-        self._done: Dict[int, dict] = {}
-        self._queue: collections.deque = collections.deque()
+        self._listeners: List[Callable[[Event], None]] = []
+        self._done: Dict[int, Dict[str, Any]] = {}
+        self._queue: Deque[Dict[str, Any]] = collections.deque()
         self._wake: Optional[int] = None
         self._in_flight = 0  # outputs taken from the queue and not yet answered
-        self._abandoned: set = set()  # calls withdrawn by their caller: their Done is dropped
+        self._abandoned: Set[int] = set()  # calls withdrawn by their caller: their Done is dropped
         # Reentrant: a listener may call the client from inside the loop.
         self._cond = threading.Condition(threading.RLock())
 
-    def on(self, listener: Callable[[dict], None]) -> None:
+    def on(self, listener: Callable[[Event], None]) -> None:
         """Calls ``listener(event)`` for each engine event (token fetched, failover, quota warning, …)."""
         self._listeners.append(listener)
 
@@ -277,7 +187,7 @@ class Client:
     def ticket(self, app: str, kind: str = "jsapi") -> str:
         """A JS-SDK ticket (``jsapi``, ``wx_card``; WeCom ``jsapi``, ``agent_config``),
         cached and renewed by the engine: one fetch however many callers."""
-        return self._ticket(app, kind)["ticket"]
+        return str(self._ticket(app, kind)["ticket"])
 
     def jssdk_config(self, app: str, url: str, kind: str = "jsapi") -> Dict[str, str]:
         """The ``wx.config`` object for a page at ``url``, signed with the app's cached ticket."""
@@ -286,26 +196,43 @@ class Client:
         t = self._ticket(app, kind)
         return jssdk_config(t["app_id"], t["ticket"], url)
 
-    def _ticket(self, app: str, kind: str) -> dict:
+    def _ticket(self, app: str, kind: str) -> Dict[str, Any]:
         with self._cond:
             doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
             self._take(doc)
-        return done_value(self._result(doc["call_id"]), False)
+        result: Dict[str, Any] = done_value(self._result(doc["call_id"]), False)
+        return result
 
     def export_state(self) -> str:
+        """The engine's durable state (tokens, counters, blocks, circuits) as
+        JSON, for ``Engine.restore`` in the next process. It holds access
+        tokens: store it as you store secrets."""
         with self._cond:
-            return self.engine.export_state()
+            return str(self.engine.export_state())
+
+    def close(self) -> None:
+        """Closes the default transport's pooled connections (a transport
+        passed as ``http`` is the caller's to close)."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.close()
 
     # -- the loop --
 
-    def _take(self, doc: dict) -> None:
+    def _take(self, doc: Dict[str, Any]) -> None:
         """Queues an engine answer's outputs (lock held)."""
         self._queue.extend(doc["outputs"])
         self._wake = doc["wake_at_ms"]
         if doc["outputs"]:
             self._cond.notify_all()
 
-    def _result(self, call_id: int) -> dict:
+    def _result(self, call_id: int) -> Dict[str, Any]:
         try:
             return self._run(call_id)
         except BaseException:
@@ -318,7 +245,7 @@ class Client:
                 self._done.pop(call_id, None)
             raise
 
-    def _run(self, call_id: int) -> dict:
+    def _run(self, call_id: int) -> Dict[str, Any]:
         # Outputs arrive with each input (submit, response), so a plain call
         # costs two boundary crossings; poll only when nothing is queued.
         while True:
@@ -352,7 +279,7 @@ class Client:
                 # Outside the lock: a listener may block, or call the client.
                 self._emit(output["event"])
                 continue
-            answer: Optional[Callable[[], Optional[dict]]] = None
+            answer: Optional[Callable[[], Optional[Dict[str, Any]]]] = None
             try:  # outside the lock: other threads' requests overlap with this one
                 answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
             except BaseException as e:
@@ -369,7 +296,7 @@ class Client:
                     self._take(doc if doc is not None else _json.loads(self.engine.poll(self._now())))
                     self._cond.notify_all()
 
-    def _failed(self, output: dict, e: BaseException) -> Callable[[], Optional[dict]]:
+    def _failed(self, output: Dict[str, Any], e: BaseException) -> Callable[[], Optional[Dict[str, Any]]]:
         """How to tell the engine an output failed with ``e`` (run under the lock)."""
         if "send" in output:
             req_id = output["send"]["id"]
@@ -379,7 +306,7 @@ class Client:
         text = _json.dumps({"error": type(e).__name__}).encode()
         return lambda: self.engine.handle_store_result(op_id, text, self._now())
 
-    def _emit(self, event: dict) -> None:
+    def _emit(self, event: Dict[str, Any]) -> None:
         # A listener's exception must not cost the outputs queued after its event.
         for listener in self._listeners:
             try:
@@ -387,7 +314,7 @@ class Client:
             except Exception:  # noqa: BLE001 - reported, never propagated into the loop
                 logging.getLogger("wxcore").exception("event listener failed")
 
-    def _send(self, req: dict) -> Callable[[], Optional[dict]]:
+    def _send(self, req: Dict[str, Any]) -> Callable[[], Optional[Dict[str, Any]]]:
         """Performs one request; returns how to tell the engine (run under the lock)."""
         body = req.get("body")
         data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
@@ -402,7 +329,7 @@ class Client:
             return lambda: self.engine.handle_transport_error(req["id"], kind, self._now())
         return lambda: _json.loads(self.engine.respond_poll(req["id"], status, header_json, payload, self._now()))
 
-    def _run_store(self, op: dict) -> Callable[[], None]:
+    def _run_store(self, op: Dict[str, Any]) -> Callable[[], None]:
         try:
             if self._store is None:
                 raise OSError('the config says "store": "external" but no store was given to Client')

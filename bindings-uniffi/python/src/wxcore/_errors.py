@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union, cast
 
 from ._native import WxError as _NativeError
 from ._native import error_kinds
+from ._types import ErrorKind
 
 #: The stable kind names shared by every language (from the core).
-KINDS: tuple = tuple(error_kinds())
+KINDS: Tuple[ErrorKind, ...] = cast(Tuple[ErrorKind, ...], tuple(error_kinds()))
 
 
 class WxError(Exception):
@@ -17,7 +18,7 @@ class WxError(Exception):
     code (int or str) when it gave one; ``retry_after_ms`` says when to try
     again for rate limits, quotas and IP blocks."""
 
-    kind: str
+    kind: ErrorKind
     code: Optional[Union[int, str]]
     message: str
     sub_message: Optional[str]
@@ -26,12 +27,16 @@ class WxError(Exception):
     app: str
     call_id: int
     field: Optional[str]
+    raw_body: Optional[str]
+    reason: Optional[str]
 
-    def __init__(self, kind: str, message: str, *, code=None, sub_message=None, http_status=None,
-                 retry_after_ms=None, app: str = "", call_id: int = 0, raw_body: Optional[str] = None,
-                 field: Optional[str] = None, reason: Optional[str] = None) -> None:
+    def __init__(self, kind: str, message: str, *, code: Optional[Union[int, str]] = None,
+                 sub_message: Optional[str] = None, http_status: Optional[int] = None,
+                 retry_after_ms: Optional[int] = None, app: str = "", call_id: int = 0,
+                 raw_body: Optional[str] = None, field: Optional[str] = None, reason: Optional[str] = None) -> None:
         super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind = kind
+        # The core names every kind; a kind outside ErrorKind would be a core bug.
+        self.kind = cast(ErrorKind, kind)
         self.code = code
         self.message = message
         self.sub_message = sub_message
@@ -45,7 +50,7 @@ class WxError(Exception):
         self.reason = reason
 
     @classmethod
-    def from_output(cls, error: dict) -> "WxError":
+    def from_output(cls, error: Dict[str, Any]) -> "WxError":
         return cls(error["kind"], error.get("message") or "", code=error.get("code"),
                    sub_message=error.get("sub_message"), http_status=error.get("http_status"),
                    retry_after_ms=error.get("retry_after_ms"), app=error.get("app") or "",

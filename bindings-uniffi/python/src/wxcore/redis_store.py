@@ -40,20 +40,28 @@ def _text(v: Any) -> Any:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def _command(op: Dict[str, Any]) -> Tuple[str, tuple, Dict[str, Any], Callable[[Any], Dict[str, Any]]]:
-    """The redis-py method, its arguments, and how to read its answer."""
+def _command(client: Any, scripts: Dict[str, Any], op: Dict[str, Any]) -> Tuple[Any, Callable[[Any], Dict[str, Any]]]:
+    """The redis-py call for one operation (unsent: a result, or a coroutine
+    on an asyncio client), and how to read its answer."""
     kind, key = op["op"], op["key"]
     if kind == "get":
-        return "get", (key,), {}, lambda v: {"value": _text(v)}
+        return client.get(key), lambda v: {"value": _text(v)}
     if kind == "set":
-        return "set", (key, op["value"]), {"px": op["ttl_ms"]}, lambda _: {"ok": True}
+        return client.set(key, op["value"], px=op["ttl_ms"]), lambda _: {"ok": True}
     if kind == "lock":
-        return "set", (key, op["owner"]), {"px": op["ttl_ms"], "nx": True}, lambda v: {"locked": bool(v)}
+        return client.set(key, op["owner"], px=op["ttl_ms"], nx=True), lambda v: {"locked": bool(v)}
     if kind == "unlock":
-        return "eval", (UNLOCK, 1, key, op["owner"]), {}, lambda _: {"ok": True}
+        return scripts["unlock"](keys=[key], args=[op["owner"]]), lambda _: {"ok": True}
     if kind == "incr_by":
-        return "eval", (INCR_BY, 1, key, op["delta"], op["ttl_ms"]), {}, lambda v: {"count": int(v)}
+        return scripts["incr_by"](keys=[key], args=[op["delta"], op["ttl_ms"]]), lambda v: {"count": int(v)}
     raise ValueError(f"unknown store operation {kind!r}")
+
+
+def _scripts(client: Any) -> Dict[str, Any]:
+    # EVALSHA with the script's digest instead of sending its text each time;
+    # redis-py loads it on the first NOSCRIPT (a new or restarted Redis) and
+    # runs it again, so a restart costs one extra round trip, no error.
+    return {"unlock": client.register_script(UNLOCK), "incr_by": client.register_script(INCR_BY)}
 
 
 class RedisStore:
@@ -61,6 +69,7 @@ class RedisStore:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._scripts = _scripts(client)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "RedisStore":
@@ -70,8 +79,8 @@ class RedisStore:
         return cls(redis.Redis.from_url(url, **fail_fast(kwargs)))
 
     def execute(self, op: Dict[str, Any]) -> Dict[str, Any]:
-        method, args, kwargs, read = _command(op)
-        return read(getattr(self.client, method)(*args, **kwargs))
+        answer, read = _command(self.client, self._scripts, op)
+        return read(answer)
 
 
 class AsyncRedisStore:
@@ -79,6 +88,7 @@ class AsyncRedisStore:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._scripts = _scripts(client)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> "AsyncRedisStore":
@@ -88,5 +98,5 @@ class AsyncRedisStore:
         return cls(redis.asyncio.Redis.from_url(url, **fail_fast(kwargs)))
 
     async def execute(self, op: Dict[str, Any]) -> Dict[str, Any]:
-        method, args, kwargs, read = _command(op)
-        return read(await getattr(self.client, method)(*args, **kwargs))
+        pending, read = _command(self.client, self._scripts, op)
+        return read(await pending)
