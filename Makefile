@@ -240,6 +240,14 @@ bench-bindings: npm-build
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/call.mjs
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/callback.mjs
 
+## Kotlin per-call overhead (JMH 1.37) beside WxJava (weixin-java-mp from Maven
+## Central), both over an in-process HTTP stub; project in
+## bindings-uniffi/kotlin/bench/. JMH_FLAGS overrides the run's length.
+JMH_FLAGS ?= -f 1 -wi 3 -w 2s -i 5 -r 2s
+bench-kotlin: kotlin-classes
+	cd $(KOTLIN_DIR)/bench && mvn -B --no-transfer-progress -q package
+	java -jar $(KOTLIN_DIR)/bench/target/benchmarks.jar $(JMH_FLAGS)
+
 fmt:
 	$(CARGO) fmt --all
 
