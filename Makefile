@@ -48,13 +48,14 @@ rust-package: toolchain
 simulator: toolchain
 	$(CARGO) build --release -p wxcore-simulator
 
-## A fresh venv with the wheel (maturin, uniffi) and the test dependencies
-## (wechatpy: the peer our callback replies must satisfy; mypy: the typed example).
-python-env: toolchain
+## A fresh venv with the release wheel (python-wheel) and the test
+## dependencies (wechatpy: the peer our callback replies must satisfy; mypy:
+## the typed example).
+python-env: python-wheel
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q ./bindings-uniffi/python pytest httpx redis wechatpy cryptography mypy
+	$(PY_VENV)/bin/pip install -q target/wheels/wxcore-*manylinux*_x86_64.whl pytest httpx redis wechatpy cryptography mypy
 
 ## Python: vectors, driver, crypto and end-to-end tests (the simulator over loopback),
 ## and the typed example checked by mypy --strict against the installed wheel's types.
@@ -67,19 +68,31 @@ python-test: python-env simulator
 ## and contents checked (auditwheel), and the sdist built into a wheel.
 PY_TOOLS := target/venv-tools
 WHEEL_TARGETS := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
-.PHONY: python-wheels
-python-wheels: toolchain
+# Its own target dir: a build elsewhere in target/ must not swap the library
+# maturin packs. No strip: zig drops the whole symbol table with the debug
+# info, and uniffi-bindgen reads the bindings from those symbols.
+MATURIN_ZIG = cd bindings-uniffi/python && PATH="$(CURDIR)/$(PY_TOOLS)/bin:$$PATH" \
+	CARGO_TARGET_DIR=$(CURDIR)/target/wheel-build CARGO_PROFILE_RELEASE_STRIP=false \
+	maturin build --release --compatibility manylinux2014 --zig -o $(CURDIR)/target/wheels
+.PHONY: python-tools python-wheel python-wheels
+python-tools: toolchain
 	test -x $(PY_TOOLS)/bin/maturin || { $(PYTHON) -m venv $(PY_TOOLS) && \
 		$(PY_TOOLS)/bin/pip install -q 'maturin>=1.9,<2' ziglang auditwheel; }
+
+## The x86_64 wheel as it would go to PyPI (manylinux2014, glibc 2.17; its tag
+## and contents checked by auditwheel): the one the tests install.
+python-wheel: python-tools
+	rm -f target/wheels/wxcore-*x86_64.whl
+	$(MATURIN_ZIG) --target x86_64-unknown-linux-gnu
+	$(PY_TOOLS)/bin/python bindings-uniffi/python/tools/check_wheels.py --no-sdist target/wheels x86_64-unknown-linux-gnu
+
+## Release wheels for Linux (manylinux2014; x86_64 and aarch64, cross-linked
+## with zig) and the sdist, in target/wheels: each wheel's tag and contents
+## checked (auditwheel), and the sdist built into a wheel.
+python-wheels: python-tools
 	rustup target add $(WHEEL_TARGETS)
 	rm -rf target/wheels
-	# Its own target dir: a build elsewhere in target/ must not swap the
-	# library maturin packs. No strip: zig drops the whole symbol table with
-	# the debug info, and uniffi-bindgen reads the bindings from those symbols.
-	cd bindings-uniffi/python && for t in $(WHEEL_TARGETS); do \
-		PATH="$(CURDIR)/$(PY_TOOLS)/bin:$$PATH" CARGO_TARGET_DIR=$(CURDIR)/target/wheel-build \
-		CARGO_PROFILE_RELEASE_STRIP=false maturin build --release --compatibility manylinux2014 --zig \
-			--target $$t -o $(CURDIR)/target/wheels || exit 1; done
+	for t in $(WHEEL_TARGETS); do ( $(MATURIN_ZIG) --target $$t ) || exit 1; done
 	cd bindings-uniffi/python && $(CURDIR)/$(PY_TOOLS)/bin/maturin sdist -o $(CURDIR)/target/wheels
 	$(PY_TOOLS)/bin/python bindings-uniffi/python/tools/check_wheels.py target/wheels $(WHEEL_TARGETS)
 
