@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
+import socketserver
 import subprocess
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any, Optional
@@ -61,3 +64,40 @@ def count(counters: dict, table: str, app: str, key: Optional[str] = None) -> in
     """A counter, 0 when absent."""
     row = counters.get(table, {}).get(app, 0 if key is None else {})
     return row if key is None else row.get(key, 0)
+
+
+class HttpServer:
+    """A loopback HTTP/1.1 server running ``handle(request)`` per request; it
+    records the paths asked for and counts the TCP connections it accepted."""
+
+    def __init__(self, handle: Any) -> None:
+        outer = self
+        self.connections = 0
+        self.paths: list = []
+        self._lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                with outer._lock:
+                    outer.connections += 1
+                super().setup()
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.paths.append(self.path)
+                handle(self)
+
+            do_POST = do_GET
+
+        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -6,11 +6,9 @@ every request answered whatever escapes the transport."""
 
 import asyncio
 import base64
-import http.server
 import json
 import logging
 import os
-import socketserver
 import threading
 import time
 
@@ -18,6 +16,8 @@ import pytest
 
 import wxcore._client as client_mod
 from wxcore import AsyncClient, CallbackCrypto, Client, WxError
+
+from sim import HttpServer as Server  # noqa: E402
 
 EDGES = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests", "vectors",
                                     "callback-edges.json"), encoding="utf-8"))
@@ -116,35 +116,6 @@ def test_a_body_that_is_not_utf8_raises_wx_error():
 
 # ---- drivers over loopback HTTP ----
 
-class Server:
-    """A loopback HTTP server running ``handler(request) -> None`` per request."""
-
-    def __init__(self, handle):
-        outer = self
-        self.hits = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer.hits.append(self.path)
-                handle(self)
-
-            do_POST = do_GET
-
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def answer(h, obj, status=200, headers=()):
     data = json.dumps(obj).encode()
     h.send_response(status)
@@ -227,8 +198,8 @@ def test_a_302_is_an_answer_never_followed():
             finally:
                 await c.aclose()
         asyncio.run(main())
-        assert len(api.hits) == 2
-        assert thief.hits == []
+        assert len(api.paths) == 2
+        assert thief.paths == []
     finally:
         api.close()
         thief.close()
@@ -302,7 +273,7 @@ def test_a_timer_beyond_timeout_max_does_not_overflow_the_wait():
 
         first = threading.Thread(target=call, args=("/slow",))
         first.start()
-        while not server.hits or not server.hits[-1].startswith("/slow"):
+        while not server.paths or not server.paths[-1].startswith("/slow"):
             time.sleep(0.01)
         second = threading.Thread(target=call, args=("/after",))
         second.start()

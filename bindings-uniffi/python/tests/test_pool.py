@@ -1,12 +1,9 @@
 """The default transport (PooledHttp) over loopback: keep-alive reuse, what
 it must not reuse, its total deadline, its failure kinds, and proxies."""
 
-import http.server
 import json
 import os
 import socket
-import socketserver
-import threading
 import time
 
 import pytest
@@ -14,41 +11,7 @@ import pytest
 from wxcore import Client, PooledHttp
 from wxcore._client import transport_kind
 
-
-class Server:
-    """A loopback HTTP/1.1 server counting the TCP connections it accepted."""
-
-    def __init__(self, handle=None):
-        outer = self
-        self.connections = 0
-        self.paths = []
-        self._lock = threading.Lock()
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                with outer._lock:
-                    outer.connections += 1
-                super().setup()
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer.paths.append(self.path)
-                (handle or platform)(self)
-
-            do_POST = do_GET
-
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from sim import HttpServer as Server
 
 
 def answer(h, obj, close=False):
@@ -83,7 +46,7 @@ def platform(h):
 
 @pytest.fixture
 def server():
-    s = Server()
+    s = Server(platform)
     try:
         yield s
     finally:
