@@ -74,7 +74,9 @@ fn classify(e: &reqwest::Error) -> TransportErrorKind {
         }
         s.to_ascii_lowercase()
     };
-    if e.is_timeout() {
+    if e.is_timeout() && e.is_connect() {
+        TransportErrorKind::ConnectTimeout
+    } else if e.is_timeout() {
         TransportErrorKind::Timeout
     } else if chain.contains("dns error") || chain.contains("failed to lookup") {
         TransportErrorKind::Dns

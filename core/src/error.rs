@@ -145,8 +145,12 @@ impl fmt::Display for Code {
 pub enum TransportErrorKind {
     /// The host name did not resolve.
     Dns,
+    /// Name resolution took too long (the seed's "DNS timeout").
+    DnsTimeout,
     /// The connection was refused or could not be made.
     Connect,
+    /// The connection (TCP or TLS handshake) took too long to establish.
+    ConnectTimeout,
     /// No answer within the request's timeout.
     Timeout,
     /// The connection was reset after the request may have been sent.
@@ -160,7 +164,9 @@ impl TransportErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TransportErrorKind::Dns => "dns",
+            TransportErrorKind::DnsTimeout => "dns_timeout",
             TransportErrorKind::Connect => "connect",
+            TransportErrorKind::ConnectTimeout => "connect_timeout",
             TransportErrorKind::Timeout => "timeout",
             TransportErrorKind::Reset => "reset",
             TransportErrorKind::Tls => "tls",
@@ -171,7 +177,9 @@ impl TransportErrorKind {
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
             "dns" => TransportErrorKind::Dns,
+            "dns_timeout" => TransportErrorKind::DnsTimeout,
             "connect" => TransportErrorKind::Connect,
+            "connect_timeout" => TransportErrorKind::ConnectTimeout,
             "timeout" => TransportErrorKind::Timeout,
             "reset" => TransportErrorKind::Reset,
             "tls" => TransportErrorKind::Tls,
@@ -181,16 +189,19 @@ impl TransportErrorKind {
 
     /// True when the request provably never reached the server.
     pub fn never_left(self) -> bool {
-        matches!(self, TransportErrorKind::Dns | TransportErrorKind::Connect)
+        matches!(
+            self,
+            TransportErrorKind::Dns
+                | TransportErrorKind::DnsTimeout
+                | TransportErrorKind::Connect
+                | TransportErrorKind::ConnectTimeout
+        )
     }
 
     /// True when the failure says something about the host's reachability
     /// (these count towards opening its circuit).
     pub fn counts_for_circuit(self) -> bool {
-        matches!(
-            self,
-            TransportErrorKind::Dns | TransportErrorKind::Connect | TransportErrorKind::Timeout
-        )
+        !matches!(self, TransportErrorKind::Reset | TransportErrorKind::Tls)
     }
 }
 

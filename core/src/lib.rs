@@ -14,13 +14,20 @@
 //! 2. Drain [`Engine::poll_output`] until [`Output::Idle`]:
 //!    - [`Output::Send`]: send the [`HttpRequest`]; feed the answer to
 //!      [`Engine::handle_response`], or a failure to
-//!      [`Engine::handle_transport_error`] (`dns`, `connect`, `timeout`, `reset`, `tls`).
+//!      [`Engine::handle_transport_error`], naming the phase that failed and
+//!      how: `dns`, `dns_timeout`, `connect`, `connect_timeout`, `timeout`
+//!      (no answer in time), `reset`, `tls`.
 //!    - [`Output::Store`]: run the [`StoreOp`] against the shared store and
 //!      feed [`Engine::handle_store_result`] (only with `"store": "external"`).
 //!    - [`Output::Done`]: the call with that id has completed, once and for all.
 //!    - [`Output::Event`]: log it, count it.
 //!    - [`Output::Idle`]: nothing more now; poll again at `wake_at_ms`
 //!      (a refresh, a backoff, a rate-limit refill) or after the next input.
+//!
+//! At any time [`Engine::status`] is the operator's snapshot (token ages,
+//! quotas, circuits, alerts in the seed's categories) and
+//! [`Engine::metrics_text`] the Prometheus text: the host serves them, the
+//! engine keeps the counts.
 //!
 //! Many apps and many concurrent calls share one engine; calls that need a
 //! token being fetched wait for that one fetch. Drain to `Idle` after every
@@ -83,6 +90,8 @@
 //!   over a host-run store, export and restore of state.
 //! - `policy/`: decisions from counts and clocks: retry safety and backoff,
 //!   host circuits (failover), daily quotas, rate-limit buckets.
+//! - `monitor/`: what operators watch: each exchange's alert category,
+//!   alerts in 5-minute windows, the status snapshot, the metrics text.
 //! - `platform/`: the platforms as data: [`profile`]s, an app resolved
 //!   against its profile, [`envelope`] verdicts, request building.
 //! - `crypto/`: [`callback`] crypto and JS-SDK signatures, [`api_security`].
@@ -99,6 +108,7 @@
 
 mod crypto;
 mod engine;
+mod monitor;
 mod platform;
 mod policy;
 

@@ -364,6 +364,58 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The app the event concerns, when it concerns one.
+    pub fn app(&self) -> Option<&str> {
+        match self {
+            Event::TokenFetched { app, .. }
+            | Event::TicketFetched { app, .. }
+            | Event::TokenInvalidated { app, .. }
+            | Event::TokenFetchFailed { app, .. }
+            | Event::ForceRefreshRefused { app, .. }
+            | Event::RetryScheduled { app, .. }
+            | Event::Failover { app, .. }
+            | Event::QuotaWarning { app, .. }
+            | Event::QuotaExhausted { app, .. }
+            | Event::QuotaCleared { app }
+            | Event::RateLimited { app, .. }
+            | Event::AdminConfirmationRequired { app, .. }
+            | Event::IpBlocked { app, .. }
+            | Event::StoreValueIgnored { app, .. }
+            | Event::StateDropped { app, .. }
+            | Event::StoreUnavailable { app, .. } => Some(app),
+            Event::CircuitOpened { .. } | Event::CircuitClosed { .. } => None,
+        }
+    }
+
+    /// The level to log it at, the same in every language: `debug` for
+    /// routine steps that heal themselves, `info` for normal lifecycle,
+    /// `warn` for what an operator should look at, `error` for what stops
+    /// calls until someone acts (or the day ends).
+    pub fn level(&self) -> &'static str {
+        match self {
+            Event::RetryScheduled { .. } => "debug",
+            Event::TokenFetched { .. }
+            | Event::TicketFetched { .. }
+            | Event::CircuitClosed { .. }
+            | Event::QuotaCleared { .. } => "info",
+            Event::TokenInvalidated { .. }
+            | Event::ForceRefreshRefused { .. }
+            | Event::Failover { .. }
+            | Event::CircuitOpened { .. }
+            | Event::QuotaWarning { .. }
+            | Event::RateLimited { .. }
+            | Event::AdminConfirmationRequired { .. }
+            | Event::StoreValueIgnored { .. }
+            | Event::StateDropped { .. }
+            | Event::StoreUnavailable { .. } => "warn",
+            Event::TokenFetchFailed { .. }
+            | Event::QuotaExhausted { .. }
+            | Event::IpBlocked { .. } => "error",
+        }
+    }
+}
+
 /// The canonical JSON form of an error (vectors, bindings' `toJSON`).
 pub fn error_to_json(e: &ApiError) -> Value {
     json!({
@@ -502,7 +554,13 @@ impl Output {
                 }
                 Ok(_) => Value::Null, // written by write_json
             },
-            Output::Event(e) => json!({ "event": serde_json::to_value(e).unwrap_or(Value::Null) }),
+            Output::Event(e) => {
+                let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut v {
+                    m.insert("level".into(), json!(e.level()));
+                }
+                json!({ "event": v })
+            }
             Output::Idle { wake_at_ms } => json!({ "idle": { "wake_at_ms": wake_at_ms } }),
             Output::Send(_) => Value::Null, // written by write_json
         }

@@ -126,6 +126,20 @@ fn matches(expected: &Value, actual: &Value) -> bool {
     }
 }
 
+/// The metrics text as the vectors compare it: each sample line split at
+/// its last space into the series and the value, both as written.
+fn samples(text: &str) -> Value {
+    let mut m = serde_json::Map::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (series, value) = line.rsplit_once(' ').expect("a sample line has a value");
+        m.insert(series.to_string(), json!(value));
+    }
+    Value::Object(m)
+}
+
 struct Outcome {
     recorded: Vec<Value>,
 }
@@ -189,6 +203,10 @@ fn run(scenario: &Value) -> Result<Outcome, String> {
                 engine.cancel(v["id"].as_u64().unwrap(), now);
             }
             "poll" => {}
+            // Recorded before the step's drain, like an input's answer.
+            "status" => recorded.push(json!({ "status": engine.status(now) })),
+            "metrics" => recorded
+                .push(json!({ "metrics": { "samples": samples(&engine.metrics_text(now)) } })),
             "restart" | "restore" => {
                 let state = if kind == "restart" {
                     engine.export_state()

@@ -246,6 +246,7 @@ impl Engine {
         }
         .expect("endpoint");
         let verdict = envelope::classify(rt.profile.dialect, &rt.fields, &resp);
+        self.monitor.note(&verdict, resp.status);
         let parsed = match verdict {
             Verdict::Success { json: true } => {
                 serde_json::from_slice::<serde_json::Value>(&resp.body)

@@ -7,6 +7,7 @@ mod app;
 pub(crate) mod credential;
 mod fleet;
 mod queue;
+mod report;
 pub(crate) mod source;
 pub(crate) mod state;
 pub(crate) mod ticket;
@@ -16,6 +17,8 @@ use crate::config::{Config, QuotaMode, StoreMode};
 use crate::engine::ticket::TicketFetch;
 use crate::error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
+use crate::monitor::category::Category;
+use crate::monitor::{Exchange, Monitor};
 use crate::output::{Completion, Event, Output, StoreCommand, StoreOp, StoreResult};
 use crate::platform::account;
 use crate::platform::envelope::{self, Verdict};
@@ -199,6 +202,8 @@ pub struct Engine {
     /// Seeded with the host's entropy; only for API security.
     pub(crate) csprng: Option<crate::crypto::api_security::Csprng>,
     pub(crate) owner: String,
+    /// Watches exchanges and events for the status snapshot and metrics.
+    pub(crate) monitor: Monitor,
     next_call: CallId,
     next_req: u64,
     next_op: u64,
@@ -278,8 +283,10 @@ impl Engine {
         let mut cfg = config;
         cfg.apps = Vec::new(); // resolved into `apps`; drop the secrets' second copy
         cfg.profiles = Default::default();
+        let monitor = Monitor::new(apps.len());
         Ok(Engine {
             cfg,
+            monitor,
             apps,
             by_name,
             calls: HashMap::new(),
@@ -442,6 +449,8 @@ impl Engine {
     pub fn handle_response(&mut self, request_id: u64, response: HttpResponse, now_ms: u64) {
         let now_ms = clamp(now_ms);
         self.advance(now_ms);
+        let watched = self.monitor.take(request_id);
+        let (status, len) = (response.status, response.body.len());
         match self.requests.remove(&request_id) {
             Some(Purpose::Call {
                 call,
@@ -461,6 +470,9 @@ impl Engine {
             }
             None => {}
         }
+        if let Some(ex) = watched {
+            self.monitor.answered(ex, status, len, now_ms);
+        }
     }
 
     /// Feeds a transport failure of a `Send`. Unknown ids are ignored.
@@ -476,6 +488,19 @@ impl Engine {
     }
 
     fn on_transport_error(&mut self, request_id: u64, kind: TransportErrorKind, now_ms: u64) {
+        let watched = self.monitor.take(request_id);
+        if let Some(ex) = &watched {
+            self.monitor.failing(ex);
+        }
+        self.dispatch_transport_error(request_id, kind, now_ms);
+        if let Some(ex) = watched {
+            let category = Category::of_transport(kind);
+            self.monitor
+                .failed(ex, category, self.cfg.timeout_ms, now_ms);
+        }
+    }
+
+    fn dispatch_transport_error(&mut self, request_id: u64, kind: TransportErrorKind, now_ms: u64) {
         match self.requests.remove(&request_id) {
             Some(Purpose::Call {
                 call, app, host, ..
@@ -569,7 +594,34 @@ impl Engine {
     /// cannot hold what waits on it).
     pub(crate) fn send(&mut self, req: HttpRequest, now: u64) {
         self.backstop(req.id, now);
+        self.watch(&req, None, now);
         self.out.push_back(Output::Send(req));
+    }
+
+    /// Starts watching request `req` (its purpose already recorded): the
+    /// monitor times it and classifies its end. `api` is the call's path;
+    /// the engine's own requests are named by their URL's path.
+    fn watch(&mut self, req: &HttpRequest, api: Option<&str>, now: u64) {
+        let app = match self.requests.get(&req.id) {
+            Some(Purpose::Call { app, .. })
+            | Some(Purpose::Token { app, .. })
+            | Some(Purpose::ServerToken { app, .. }) => *app,
+            None => return,
+        };
+        let url = req.url_without_query();
+        // `scheme://authority` and the path after it.
+        let split = url
+            .find("://")
+            .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+            .unwrap_or(url.len());
+        let api = api.unwrap_or(&url[split..]);
+        let ex = Exchange {
+            app,
+            api: if api.is_empty() { "/" } else { api }.to_string(),
+            host: url[..split].to_string(),
+            sent_at: now,
+        };
+        self.monitor.sent(req.id, ex);
     }
 
     /// Starts a request the host makes of the engine itself (a ticket, a
@@ -600,6 +652,8 @@ impl Engine {
     }
 
     pub(crate) fn event(&mut self, e: Event) {
+        let app = e.app().and_then(|name| self.by_name.get(name)).copied();
+        self.monitor.observe(app, &e, self.last_now);
         self.out.push_back(Output::Event(e));
     }
 
@@ -1036,14 +1090,16 @@ impl Engine {
         if !reserved {
             self.count_quota(a, &path, now);
         }
-        self.out.push_back(Output::Send(HttpRequest {
+        let request = HttpRequest {
             id: req,
             method,
             url,
             headers,
             body,
             timeout_ms: self.cfg.timeout_ms,
-        }));
+        };
+        self.watch(&request, Some(&path), now);
+        self.out.push_back(Output::Send(request));
     }
 
     /// Fleet mode, enforcing a daily limit: counts the call in the shared
@@ -1369,6 +1425,7 @@ impl Engine {
         }
         let rt = self.apps[a].rt.clone();
         let verdict = envelope::classify(rt.profile.dialect, &rt.fields, &resp);
+        self.monitor.note(&verdict, resp.status);
         if let Verdict::Success { json } = verdict {
             let path = &self.calls[&id].call.path;
             if rt.profile.clear_quota_paths.iter().any(|p| p == path) {
@@ -1434,6 +1491,7 @@ impl Engine {
     fn on_late_answer(&mut self, a: usize, gen: u64, resp: &HttpResponse, now: u64) {
         let rt = self.apps[a].rt.clone();
         let verdict = envelope::classify(rt.profile.dialect, &rt.fields, resp);
+        self.monitor.note(&verdict, resp.status);
         if !matches!(verdict, Verdict::Success { .. }) {
             let (e, _) =
                 self.platform_error(&rt.profile, &[&rt.profile.errors], verdict, resp, now);
