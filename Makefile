@@ -55,7 +55,7 @@ python-env: python-wheel
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q --upgrade pip
-	$(PY_VENV)/bin/pip install -q target/wheels/wxcore-*manylinux*_x86_64.whl pytest httpx redis wechatpy cryptography mypy
+	$(PY_VENV)/bin/pip install -q target/wheels/wxcore-*manylinux*_x86_64.whl pytest httpx redis wechatpy cryptography mypy prometheus_client
 
 ## Python: vectors, driver, crypto and end-to-end tests (the simulator over loopback),
 ## and the typed example checked by mypy --strict against the installed wheel's types.

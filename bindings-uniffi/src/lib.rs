@@ -401,7 +401,8 @@ impl Engine {
             .handle_response_json(request_id, status, headers, body, now_ms)
     }
 
-    /// Feeds a transport failure: `dns`, `connect`, `timeout`, `reset` or `tls`.
+    /// Feeds a transport failure: `dns`, `dns_timeout`, `connect`,
+    /// `connect_timeout`, `timeout`, `reset` or `tls`.
     pub fn handle_transport_error(&self, request_id: u64, kind: String, now_ms: u64) {
         self.engine()
             .handle_transport_error_named(request_id, &kind, now_ms)
@@ -450,6 +451,18 @@ impl Engine {
     /// The durable state (tokens, counters, blocks, circuits) as JSON.
     pub fn export_state(&self) -> String {
         self.engine().export_state()
+    }
+
+    /// The status snapshot as JSON (see `wxcore::Engine::status`): token
+    /// ids, never tokens.
+    pub fn status_json(&self, now_ms: u64) -> String {
+        self.engine().status_json(now_ms)
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of the engine's
+    /// counters and gauges, the same text in every language.
+    pub fn metrics_text(&self, now_ms: u64) -> String {
+        self.engine().metrics_text(now_ms)
     }
 }
 

@@ -333,7 +333,8 @@ impl Engine {
         )
     }
 
-    /// Feeds a transport failure: `dns`, `connect`, `timeout`, `reset` or `tls`.
+    /// Feeds a transport failure: `dns`, `dns_timeout`, `connect`,
+    /// `connect_timeout`, `timeout`, `reset` or `tls`.
     #[wasm_bindgen(js_name = handleTransportError)]
     pub fn handle_transport_error(&mut self, request_id: f64, kind: &str, now_ms: f64) {
         self.inner
@@ -388,6 +389,19 @@ impl Engine {
     #[wasm_bindgen(js_name = exportState)]
     pub fn export_state(&self) -> String {
         self.inner.export_state()
+    }
+
+    /// The status snapshot as JSON text (see `wxcore::Engine::status`): token
+    /// ids, never tokens.
+    #[wasm_bindgen(js_name = statusJson)]
+    pub fn status_json(&self, now_ms: f64) -> String {
+        self.inner.status_json(u(now_ms))
+    }
+
+    /// The Prometheus text exposition of the engine's counters and gauges.
+    #[wasm_bindgen(js_name = metricsText)]
+    pub fn metrics_text(&self, now_ms: f64) -> String {
+        self.inner.metrics_text(u(now_ms))
     }
 }
 

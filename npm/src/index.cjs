@@ -5,12 +5,34 @@
 
 const { EventEmitter } = require('node:events');
 const { randomBytes } = require('node:crypto');
+const { debuglog } = require('node:util');
+const diagnostics = require('node:diagnostics_channel');
 const native = require('../dist/node.cjs');
 
 const KINDS = Object.freeze(native.errorKinds());
 
 /** The longest delay setTimeout honours (2^31 - 1 ms); a timer further off is waited for in steps. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/** NODE_DEBUG=wxcore prints every engine event to stderr. */
+const debug = debuglog('wxcore');
+/** Every engine event of every Client, for APM agents and custom sinks. */
+const eventChannel = diagnostics.channel('wxcore:event');
+
+/**
+ * One line for an event: its type, then its fields in the core's order,
+ * `token_fetched app=oa expires_at_ms=… source=http`. Strings with a space,
+ * quote or `=` are quoted so a field cannot pass for another; events carry
+ * no token or secret (the core never puts one in).
+ */
+function eventMessage(event) {
+  const parts = [String(event.type)];
+  for (const [k, v] of Object.entries(event)) {
+    if (k === 'type' || k === 'level') continue;
+    parts.push(`${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`);
+  }
+  return parts.join(' ');
+}
 
 /** A failed call. `kind` is one of KINDS; `code` is the platform's code. */
 class WxError extends Error {
@@ -114,6 +136,15 @@ class Engine {
   }
 
   exportState() { return this._e.exportState(); }
+
+  /** The status snapshot (apps, tokens by id, quotas, hosts, alerts) as an object. */
+  status(nowMs = Date.now()) { return JSON.parse(this._e.statusJson(nowMs)); }
+
+  /** The status snapshot as JSON text. */
+  statusJson(nowMs = Date.now()) { return this._e.statusJson(nowMs); }
+
+  /** The Prometheus text exposition (format 0.0.4) of the engine's counters and gauges. */
+  metrics(nowMs = Date.now()) { return this._e.metricsText(nowMs); }
 }
 
 function queryPairs(query) {
@@ -123,15 +154,20 @@ function queryPairs(query) {
 }
 
 function transportKind(err) {
+  // The call's own deadline (AbortSignal.timeout): fetch does not say which
+  // phase it cut short, so it stays the request timeout.
   if (err && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timeout';
   const cause = (err && err.cause) || err || {};
   const code = cause.code || (err && err.code) || '';
+  // EAI_AGAIN is a resolver's "temporary failure", not proof of a lookup timeout.
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
-  // `connect` tells the engine the request never left, so a POST may be
-  // resent: only for failures of the connect step itself.
+  // `connect` and `connect_timeout` tell the engine the request never left,
+  // so a POST may be resent: only for failures of the connect step itself.
   if (code === 'ECONNREFUSED') return 'connect';
   if ((code === 'EHOSTUNREACH' || code === 'ENETUNREACH') && cause.syscall === 'connect') return 'connect';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect_timeout';
+  if (code === 'ETIMEDOUT' && cause.syscall === 'connect') return 'connect_timeout';
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO_VERIFY|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return 'tls';
   return 'reset';
 }
@@ -146,14 +182,20 @@ function doneValue(done, full) {
 }
 
 /**
- * new Client({ apps, ...config, fetch?, store?, now? });
+ * new Client({ apps, ...config, fetch?, store?, now?, logger? });
  * await client.call(app, method, path, { query, json, body, contentType, idempotent, full, timeoutMs, signal });
  * client.on('event', (event) => …);
+ *
+ * Each engine event also goes to `util.debuglog('wxcore')` (NODE_DEBUG=wxcore),
+ * to the diagnostics channel `wxcore:event`, and, given a `logger`
+ * (`console`, pino, …), to `logger[event.level]({ event }, message)`: the
+ * merging-object-first call pino expects, the level the core decided.
  */
 class Client extends EventEmitter {
   constructor(options) {
     super();
-    const { fetch: fetchImpl, store, now, ...config } = options || {};
+    const { fetch: fetchImpl, store, now, logger, ...config } = options || {};
+    this._logger = logger || null;
     // `store` is either the config's mode ('memory' | 'external') or a store
     // adapter object, which means fleet mode.
     if (store && typeof store === 'object') {
@@ -225,6 +267,12 @@ class Client extends EventEmitter {
 
   exportState() { return this.engine.exportState(); }
 
+  /** The status snapshot: per app its token (by id), last refresh and load; quotas; hosts' circuits; alerts. */
+  status() { return this.engine.status(this._now()); }
+
+  /** The Prometheus text exposition of the engine's counters and gauges, for a `/metrics` endpoint. */
+  metrics() { return this.engine.metrics(this._now()); }
+
   /** Drains the engine now. */
   _pump() {
     const { outputs, wakeAtMs } = this.engine.poll(this._now());
@@ -247,12 +295,23 @@ class Client extends EventEmitter {
     }
   }
 
-  /** A listener's exception must not cost the outputs after its event. */
+  /** A listener's (or logger's) exception must not cost the outputs after its event. */
   _emitEvent(event) {
     try {
       this.emit('event', event);
     } catch (err) {
       console.error('wxcore: an event listener threw', err);
+    }
+    if (eventChannel.hasSubscribers) eventChannel.publish(event);
+    const log = this._logger && this._logger[event.level];
+    if (!debug.enabled && typeof log !== 'function') return;
+    const message = eventMessage(event);
+    debug('%s %s', event.level, message);
+    if (typeof log !== 'function') return;
+    try {
+      log.call(this._logger, { event }, message);
+    } catch (err) {
+      console.error('wxcore: the logger threw', err);
     }
   }
 

@@ -141,14 +141,33 @@ export class RedisStore implements Store {
   execute(op: StoreOp): Promise<StoreResult>;
 }
 
+/** The level the core gives each event. */
+export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Where the Client logs each event (`console`, pino, …): `logger[event.level]({ event }, message)`,
+ * the message one line, `token_fetched app=oa expires_at_ms=… source=http`.
+ */
+export type Logger = { [L in EventLevel]: (fields: { event: WxEvent }, message: string) => void };
+
 export interface ClientOptions extends Omit<Config, 'store'> {
   fetch?: typeof fetch;
   /** A store adapter (turns fleet mode on), or the config's mode. */
   store?: Store | 'memory' | 'external';
   now?: () => number;
+  /** Receives every engine event at its level (off by default; NODE_DEBUG=wxcore prints them too). */
+  logger?: Logger;
 }
 
-export function transportKind(err: unknown): 'dns' | 'connect' | 'timeout' | 'reset' | 'tls';
+/**
+ * How a request failed below HTTP: `dns` (did not resolve), `dns_timeout`,
+ * `connect` (refused or unreachable), `connect_timeout`, `timeout` (no answer
+ * within the request's timeout), `reset`, `tls`.
+ */
+export type TransportKind = 'dns' | 'dns_timeout' | 'connect' | 'connect_timeout' | 'timeout' | 'reset' | 'tls';
+
+/** The kind the Client reports for a fetch failure (undici cannot tell a DNS timeout apart). */
+export function transportKind(err: unknown): Exclude<TransportKind, 'dns_timeout'>;
 
 export interface CallOptions {
   query?: Record<string, string | number> | [string, string | number][];
@@ -165,8 +184,102 @@ export interface CallOptions {
 
 export interface FullReply<T = unknown> { status: number; headers: [string, string][]; data: T }
 
-/** An engine event (token fetched, failover, quota warning, …). */
-export interface WxEvent { type: string; app?: string; [field: string]: unknown }
+/** An engine event (token fetched, failover, quota warning, …); never a token or secret. */
+export interface WxEvent { type: string; level: EventLevel; app?: string; [field: string]: unknown }
+
+/** What an alert counts: a kind of failure, per app. */
+export type AlertCategory =
+  | 'dns_failure' | 'dns_timeout' | 'connect_failure' | 'connect_timeout' | 'request_timeout'
+  | 'connection_reset' | 'tls_failure' | 'response_invalid' | 'mark_fail';
+
+/** The cached token, by id (a hash prefix): never its value. */
+export interface TokenStatus {
+  /** 16 hex digits of a SHA-256 of the token: tells tokens apart, reveals nothing. */
+  id: string;
+  obtained_at_ms: number | null;
+  age_ms: number | null;
+  expires_at_ms: number;
+  remaining_ms: number;
+  /** When the engine will refresh it; null if never before it expires. */
+  refresh_at_ms: number | null;
+}
+
+export interface RefreshStatus {
+  at_ms: number;
+  trigger: 'initial' | 'refresh' | 'expired' | 'invalidated';
+  /** `ok`, or the error kind the fetch failed with. */
+  result: 'ok' | ErrorKind;
+  code: number | string | null;
+}
+
+export interface AppStatus {
+  app: string;
+  platform: string;
+  /** Where the token comes from: the app's secret, a token server, a relay, or a static token. */
+  credential: 'secret' | 'server' | 'relay' | 'static';
+  token: TokenStatus | null;
+  /** A token fetch is under way. */
+  fetching: boolean;
+  last_refresh: RefreshStatus | null;
+  refreshes: number;
+  /** Calls held back by the rate limit. */
+  queued: number;
+  in_flight: number;
+  waiting_for_token: number;
+  /** Calls are refused locally until then (IP blocked). */
+  blocked_until_ms: number | null;
+}
+
+/** Today's use of one API with a daily quota. */
+export interface QuotaStatus {
+  app: string;
+  api: string;
+  used: number;
+  limit: number | null;
+  /** floor(used * 100 / limit); null without a limit. */
+  percent: number | null;
+  exhausted: boolean;
+  /** The next reset (00:00 Asia/Shanghai). */
+  resets_at_ms: number;
+}
+
+/** A host's circuit. */
+export interface HostStatus {
+  host: string;
+  state: 'closed' | 'open' | 'half_open';
+  until_ms: number | null;
+  failures: number;
+}
+
+export interface AlertStatus {
+  app: string;
+  category: AlertCategory;
+  /** While its 5-minute window has not ended. */
+  open: boolean;
+  first_seen_ms: number;
+  /** `first_seen_ms` as UTC text (`2023-11-14 22:13:20 UTC`). */
+  first_seen: string;
+  last_seen_ms: number;
+  window_start_ms: number;
+  /** The alert window's length (5 minutes). */
+  window_ms: number;
+  /** Failures in the current window; 0 once it has ended. */
+  count_window: number;
+  count_total: number;
+  /** The latest failure: where, and what (never a token or a user id). */
+  sample: { host: string; api: string; error: string };
+}
+
+/** The status snapshot (`client.status()`), the same document in every language. */
+export interface Status {
+  /** The layout's version: bumped when a field changes meaning. */
+  version: number;
+  now_ms: number;
+  apps: AppStatus[];
+  quotas: QuotaStatus[];
+  hosts: HostStatus[];
+  alerts: AlertStatus[];
+}
 
 export class Client extends EventEmitter {
   constructor(options: ClientOptions);
@@ -176,6 +289,10 @@ export class Client extends EventEmitter {
   call<T = any>(app: string, method: string, path: string, options: CallOptions & { full: true }): Promise<FullReply<T>>;
   on(event: 'event', listener: (event: WxEvent) => void): this;
   exportState(): string;
+  /** The status snapshot: tokens by id (never their value), quotas, circuits, alerts. */
+  status(): Status;
+  /** The Prometheus text exposition (format 0.0.4) of the engine's counters and gauges. */
+  metrics(): string;
   /** A JS-SDK ticket (`jsapi`, `wx_card`; WeCom `jsapi`, `agent_config`), cached and renewed by the engine. */
   ticket(app: string, kind?: string): Promise<string>;
   /** The wx.config object for a page at `url`, signed with the app's cached ticket. */
@@ -195,7 +312,7 @@ export class Engine {
   static restore(config: Config | string, state: string, nowMs?: number): Engine;
   submit(spec: { app: string; method?: string; path: string; query?: [string, string][]; idempotent?: boolean; content_type?: string; timeout_ms?: number } | string, body?: Uint8Array, nowMs?: number): number;
   handleResponse(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): void;
-  handleTransportError(id: number, kind: 'dns' | 'connect' | 'timeout' | 'reset' | 'tls', nowMs?: number): void;
+  handleTransportError(id: number, kind: TransportKind, nowMs?: number): void;
   /** Withdraws a call: it completes with kind `cancelled`; false if it had already completed. */
   cancel(callId: number, nowMs?: number): boolean;
   handleStoreResult(id: number, result: StoreResult | string, nowMs?: number): void;
@@ -206,6 +323,12 @@ export class Engine {
   poll(nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
   pollJson(nowMs?: number): string;
   exportState(): string;
+  /** The status snapshot. */
+  status(nowMs?: number): Status;
+  /** The status snapshot as JSON text. */
+  statusJson(nowMs?: number): string;
+  /** The Prometheus text exposition of the engine's counters and gauges. */
+  metrics(nowMs?: number): string;
 }
 
 /** API security: seals `plaintext` into `{"iv","data","authtag"}` (AAD `urlPath|appId|timestamp|symSn`). */

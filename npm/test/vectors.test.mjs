@@ -39,6 +39,18 @@ function deepEqual(a, b) {
   try { assert.deepStrictEqual(a, b); return true; } catch { return false; }
 }
 
+/** The metrics text as the vectors compare it: each sample line split at its last space, both parts as written. */
+function samples(text) {
+  const out = {};
+  for (const line of text.split('\n').map((l) => l.replace(/\r$/, ''))) {
+    if (line === '' || line.startsWith('#')) continue;
+    const cut = line.lastIndexOf(' ');
+    assert.ok(cut > 0, `a sample line without a value: ${line}`);
+    out[line.slice(0, cut)] = line.slice(cut + 1);
+  }
+  return out;
+}
+
 function run(s) {
   const config = JSON.stringify(s.config);
   const recorded = [];
@@ -83,6 +95,11 @@ function run(s) {
       }
     } else if (kind === 'cancel') {
       engine.cancel(v.id, now);
+    } else if (kind === 'status') {
+      // Recorded before the step's drain, as the Rust runner does.
+      recorded.push({ status: engine.status(now) });
+    } else if (kind === 'metrics') {
+      recorded.push({ metrics: { samples: samples(engine.metrics(now)) } });
     } else if (kind !== 'poll') {
       throw new Error(`unknown input ${kind}`);
     }

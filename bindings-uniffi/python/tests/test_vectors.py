@@ -52,6 +52,20 @@ def matches(expected, actual):
         and isinstance(actual, (int, float)) and not isinstance(actual, bool) and expected == actual)
 
 
+def samples(text):
+    """The metrics text as the vectors compare it: each sample line split at
+    its last space into the series and the value, both as written."""
+    out = {}
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if not line or line.startswith("#"):
+            continue
+        series, sep, value = line.rpartition(" ")
+        assert sep, f"a sample line without a value: {line}"
+        out[series] = value
+    return out
+
+
 def run(scenario):
     config = json.dumps(scenario["config"])
     recorded = []
@@ -97,6 +111,11 @@ def run(scenario):
                 recorded.append({"config_error": {"field": e.field, "message": e.detail}})
         elif kind == "cancel":
             engine.cancel(v["id"], now)
+        elif kind == "status":
+            # Recorded before the step's drain, as the Rust runner does.
+            recorded.append({"status": json.loads(engine.status_json(now))})
+        elif kind == "metrics":
+            recorded.append({"metrics": {"samples": samples(engine.metrics_text(now))}})
         elif kind != "poll":
             raise AssertionError(f"unknown input {kind}")
         polled = json.loads(engine.poll(now))

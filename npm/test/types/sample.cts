@@ -14,6 +14,15 @@ export async function userInfo(openid: string): Promise<{ nickname?: string } | 
   }
 }
 
+// Monitoring: the snapshot is typed to its leaves; a logger may be console.
+const watched = new Client({ apps: [], logger: console });
+const tokenId: string | undefined = watched.status().apps[0]?.token?.id;
+const hostState: 'closed' | 'open' | 'half_open' | undefined = watched.status().hosts[0]?.state;
+const exposition: string = watched.metrics() + client.engine.metrics(0);
+// @ts-expect-error: the snapshot names token ids, never tokens
+watched.status().apps[0]?.token?.value;
+export { tokenId, hostState, exposition };
+
 const kinds: readonly ErrorKind[] = wxcore.KINDS;
 // @ts-expect-error: the kinds are a closed set; a typo must not compile
 const typo: ErrorKind = 'rate_limit';

@@ -10,8 +10,10 @@ import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Set, Type
 
-from ._client import Event, Query, call_spec, done_value, new_engine, now_ms, ticket_spec, transport_kind
-from ._types import AsyncHttpTransport, AsyncStore, ConfigInput, Headers, HttpAnswer
+from ._client import (Event, Query, call_spec, done_value, log_event, new_engine, now_ms, ticket_spec,
+                      transport_kind)
+from ._http import ConnectTimeout
+from ._types import AsyncHttpTransport, AsyncStore, ConfigInput, Headers, HttpAnswer, Status
 
 if TYPE_CHECKING:
     import httpx
@@ -72,6 +74,8 @@ AsyncHttp = AsyncHttpTransport
 
 def _httpx_kind(e: Exception) -> str:
     httpx = sys.modules.get("httpx")  # a caller's own transport may run without it
+    if httpx is not None and isinstance(e, httpx.ConnectTimeout):
+        return "connect_timeout"
     if httpx is not None and isinstance(e, httpx.TimeoutException):
         return "timeout"
     if httpx is not None and isinstance(e, httpx.ConnectError):
@@ -95,7 +99,8 @@ class AsyncClient:
     ``httpx.AsyncClient`` (``pip install 'wxcore[async]'``; without httpx
     this raises ``ImportError`` naming it). ``store`` (fleet mode,
     :class:`~wxcore.AsyncStore`) has ``async execute(op: dict) -> dict``.
-    ``async with`` closes the default transport at the end, as :meth:`aclose`."""
+    ``async with`` closes the default transport at the end, as :meth:`aclose`.
+    Events are logged to the ``wxcore`` logger as :class:`Client` logs them."""
 
     def __init__(self, config: ConfigInput, http: Optional[AsyncHttpTransport] = None,
                  store: Optional[AsyncStore] = None, now: Optional[Callable[[], int]] = None) -> None:
@@ -146,6 +151,15 @@ class AsyncClient:
         """The engine's durable state as JSON, as :meth:`Client.export_state`
         (no I/O, so not a coroutine). It holds access tokens: store it as you store secrets."""
         return str(self.engine.export_state())
+
+    def status(self) -> Status:
+        """The status snapshot, as :meth:`Client.status` (no I/O, so not a coroutine)."""
+        snapshot: Status = _json.loads(self.engine.status_json(self._now()))
+        return snapshot
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition, as :meth:`Client.metrics` (no I/O, so not a coroutine)."""
+        return str(self.engine.metrics_text(self._now()))
 
     async def _wait(self, doc: Dict[str, Any]) -> Dict[str, Any]:
         future: asyncio.Future[Dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -209,6 +223,7 @@ class AsyncClient:
                 if future is not None and not future.done():
                     future.set_result(output["done"])
             elif "event" in output:
+                log_event(output["event"])
                 for listener in self._listeners:
                     try:
                         listener(output["event"])
@@ -226,11 +241,28 @@ class AsyncClient:
         if client is None:
             _redact_httpx_logs()
             client = self._client = _import_httpx().AsyncClient(follow_redirects=False)
+        connecting = False
+
+        async def trace(name: str, info: Dict[str, Any]) -> None:
+            # httpcore's connection phases: a deadline that passes after a
+            # connect (or TLS handshake) started and before it completed is a
+            # connect timeout. Not reset on `.failed`: the cancellation by
+            # the deadline ends the phase as failed before we see the timeout.
+            nonlocal connecting
+            if name.startswith(("connection.connect_tcp.", "connection.start_tls.")):
+                if name.endswith(".started"):
+                    connecting = True
+                elif name.endswith(".complete"):
+                    connecting = False
+
         try:
             # httpx's timeout is per operation; the call's is a total deadline.
             r = await asyncio.wait_for(
-                client.request(method, url, headers=headers, content=body, timeout=timeout_s), timeout_s)
+                client.request(method, url, headers=headers, content=body, timeout=timeout_s,
+                               extensions={"trace": trace}), timeout_s)
         except asyncio.TimeoutError:
+            if connecting:
+                raise ConnectTimeout("connecting took longer than the call's deadline") from None
             raise TimeoutError("the call's deadline passed") from None
         return r.status_code, dict(r.headers.items()), r.content
 

@@ -7,6 +7,7 @@ import collections
 import json as _json
 import logging
 import os
+import re
 import socket
 import ssl
 import threading
@@ -15,9 +16,9 @@ from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ._errors import WxError, _NativeError
-from ._http import PooledHttp, urllib_http  # noqa: F401 - urllib_http was the default here; still importable
+from ._http import ConnectTimeout, PooledHttp, urllib_http  # noqa: F401 - urllib_http was the default here
 from ._native import Engine
-from ._types import ConfigInput, Headers, HttpTransport, Store
+from ._types import ConfigInput, Headers, HttpTransport, Status, Store
 
 Http = HttpTransport
 Query = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
@@ -37,7 +38,11 @@ def now_ms() -> int:
 def transport_kind(e: BaseException) -> str:
     """Maps a Python transport failure to the engine's kinds."""
     if isinstance(e, socket.gaierror):
+        # EAI_AGAIN included: a resolver's "temporary failure" is not proof
+        # that the lookup timed out, so never ``dns_timeout``.
         return "dns"
+    if isinstance(e, ConnectTimeout):
+        return "connect_timeout"
     if isinstance(e, (TimeoutError, socket.timeout)):
         return "timeout"
     if isinstance(e, ssl.SSLError):
@@ -47,6 +52,36 @@ def transport_kind(e: BaseException) -> str:
     # Anything else may have happened after the request left: never "connect",
     # which would make a POST safe to resend.
     return "reset"
+
+
+_LOG = logging.getLogger("wxcore")
+#: The core's level names as :mod:`logging`'s.
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+#: A string that reads unambiguously unquoted in a ``key=value`` line.
+_BARE = re.compile(r'[^\s"=]+')
+
+
+def event_message(event: Event) -> str:
+    """One line for an event, the same as the Node client's: its type, then
+    its fields in the core's order (``token_fetched app=oa … source=http``),
+    a string with a space, quote or ``=`` quoted as JSON so a field cannot
+    pass for another. Events carry no token or secret: the core never puts one in."""
+    parts = [str(event.get("type"))]
+    for k, v in event.items():
+        if k in ("type", "level"):
+            continue
+        text = v if isinstance(v, str) and _BARE.fullmatch(v) else _json.dumps(v, ensure_ascii=False,
+                                                                                 separators=(",", ":"))
+        parts.append(f"{k}={text}")
+    return " ".join(parts)
+
+
+def log_event(event: Event) -> None:
+    """Logs an engine event to the ``wxcore`` logger at the level the core
+    gave it; the event itself rides along as the record's ``wxcore_event``."""
+    level = _LEVELS.get(event.get("level", ""), logging.INFO)
+    if _LOG.isEnabledFor(level):
+        _LOG.log(level, "%s", event_message(event), extra={"wxcore_event": event})
 
 
 def query_pairs(query: Query) -> List[List[str]]:
@@ -145,6 +180,11 @@ class Client:
     loop, taking whatever output is next (its own call's or another's) and
     performing it outside the lock, so requests of different threads overlap
     while the engine still sees one token fetch per app.
+
+    Each engine event is logged to ``logging.getLogger("wxcore")`` at the
+    level the core gave it (its ``level``: ``warn`` is ``WARNING``), one line
+    such as ``token_fetched app=oa expires_at_ms=… source=http``, the event
+    itself as the record's ``wxcore_event``; then passed to the :meth:`on` listeners.
     """
 
     def __init__(self, config: ConfigInput, http: Optional[HttpTransport] = None, store: Optional[Store] = None,
@@ -209,6 +249,21 @@ class Client:
         tokens: store it as you store secrets."""
         with self._cond:
             return str(self.engine.export_state())
+
+    def status(self) -> Status:
+        """The status snapshot (:class:`~wxcore.Status`): per app its token
+        by id (never its value), last refresh and load; today's quotas; each
+        host's circuit; the alerts."""
+        with self._cond:
+            text = self.engine.status_json(self._now())
+        snapshot: Status = _json.loads(text)
+        return snapshot
+
+    def metrics(self) -> str:
+        """The Prometheus text exposition (format 0.0.4) of the engine's
+        counters and gauges, for a ``/metrics`` endpoint."""
+        with self._cond:
+            return str(self.engine.metrics_text(self._now()))
 
     def close(self) -> None:
         """Closes the default transport's pooled connections (a transport
@@ -307,6 +362,7 @@ class Client:
         return lambda: self.engine.handle_store_result(op_id, text, self._now())
 
     def _emit(self, event: Dict[str, Any]) -> None:
+        log_event(event)
         # A listener's exception must not cost the outputs queued after its event.
         for listener in self._listeners:
             try:

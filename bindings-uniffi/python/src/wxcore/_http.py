@@ -19,6 +19,16 @@ from ._version import __version__
 _Key = Tuple[str, str, int]
 _Conn = http.client.HTTPConnection
 
+#: What a socket raises when it times out (one class from Python 3.10 on).
+_TIMEOUTS = (TimeoutError, socket.timeout)
+
+
+class ConnectTimeout(TimeoutError):
+    """The TCP connect or TLS handshake took too long: the request never
+    left, so the engine may resend even a POST (kind ``connect_timeout``).
+    Raised by the default transports; a transport of one's own may raise it
+    too when it knows it was still connecting."""
+
 
 class _Cutoff:
     """One request's total deadline: at ``timeout_s`` the connection's socket
@@ -121,9 +131,12 @@ class PooledHttp:
             sent["Content-Type"] = "application/x-www-form-urlencoded"  # what urllib sent
         conn = self._take(key) or self._new(key, timeout_s)
         cutoff = _Cutoff(conn, timeout_s)
+        connecting = False
         try:
             if conn.sock is None:
+                connecting = True
                 conn.connect()
+                connecting = False
                 cutoff.check()
             else:
                 conn.sock.settimeout(timeout_s)
@@ -133,6 +146,10 @@ class PooledHttp:
         except BaseException as e:
             expired = cutoff.finish()
             conn.close()
+            # The socket's own timeout is the deadline, so a connect that hangs
+            # ends as a timeout here, with the cutoff's timer racing it.
+            if connecting and isinstance(e, _TIMEOUTS):
+                raise ConnectTimeout("connecting took longer than the call's deadline") from None
             if expired and isinstance(e, Exception):
                 raise TimeoutError("the call's deadline passed") from None
             raise
@@ -219,7 +236,10 @@ class _Deadline:
 
         class _Conn(cls):  # type: ignore[misc]
             def connect(self) -> None:
-                super().connect()
+                try:
+                    super().connect()
+                except _TIMEOUTS:
+                    raise ConnectTimeout("connecting took longer than the call's deadline") from None
                 with deadline._lock:
                     deadline.sockets.append(self.sock)
                     expired = deadline.expired
@@ -281,6 +301,8 @@ def urllib_http(method: str, url: str, headers: Headers, body: Optional[bytes], 
                 if not deadline.expired:
                     raise
         except urllib.error.URLError as e:
+            if isinstance(e.reason, ConnectTimeout):
+                raise e.reason from None
             if deadline.expired:
                 raise TimeoutError("the call's deadline passed") from None
             raise e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))

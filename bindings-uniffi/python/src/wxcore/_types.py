@@ -29,7 +29,8 @@ class HttpTransport(Protocol):
     """``Client(http=…)``: performs one request. Follows no redirect, treats
     ``timeout_s`` as a deadline for the whole exchange, and raises an
     ``OSError`` subclass on failure (``socket.gaierror``, ``ConnectionRefusedError``,
-    ``TimeoutError``, ``ssl.SSLError``; anything else counts as a reset)."""
+    :class:`~wxcore.ConnectTimeout` while connecting, ``TimeoutError``,
+    ``ssl.SSLError``; anything else counts as a reset)."""
 
     # Positional-only, so a plain function with its own parameter names fits.
     def __call__(self, method: str, url: str, headers: Headers, body: Optional[bytes], timeout_s: float,
@@ -160,6 +161,118 @@ class Config(_ConfigRequired, total=False):
 #: What ``Client`` and ``AsyncClient`` take: the config as a dict or as JSON text.
 ConfigInput = Union[str, Config]
 
+#: The level the core gives each event; the clients log it at the matching
+#: :mod:`logging` level (``warn`` as ``WARNING``).
+EventLevel = Literal["debug", "info", "warn", "error"]
+
+#: How a request failed below HTTP (``connect_timeout``: the TCP or TLS
+#: connect took too long, so the request never left).
+TransportKind = Literal["dns", "dns_timeout", "connect", "connect_timeout", "timeout", "reset", "tls"]
+
+#: What an alert counts, per app.
+AlertCategory = Literal["dns_failure", "dns_timeout", "connect_failure", "connect_timeout", "request_timeout",
+                        "connection_reset", "tls_failure", "response_invalid", "mark_fail"]
+
+
+class TokenStatus(TypedDict):
+    """The cached token, by id: never its value."""
+
+    #: 16 hex digits of a SHA-256 of the token: tells tokens apart, reveals nothing.
+    id: str
+    obtained_at_ms: Optional[int]
+    age_ms: Optional[int]
+    expires_at_ms: int
+    remaining_ms: int
+    #: When the engine will refresh it; ``None`` if never before it expires.
+    refresh_at_ms: Optional[int]
+
+
+class RefreshStatus(TypedDict):
+    at_ms: int
+    trigger: Literal["initial", "refresh", "expired", "invalidated"]
+    #: ``ok``, or the error kind the fetch failed with.
+    result: Union[Literal["ok"], ErrorKind]
+    code: Union[int, str, None]
+
+
+class AppStatus(TypedDict):
+    app: str
+    platform: str
+    #: Where the token comes from: the app's secret, a token server, a relay, or a static token.
+    credential: Literal["secret", "server", "relay", "static"]
+    token: Optional[TokenStatus]
+    fetching: bool
+    last_refresh: Optional[RefreshStatus]
+    refreshes: int
+    #: Calls held back by the rate limit.
+    queued: int
+    in_flight: int
+    waiting_for_token: int
+    #: Calls are refused locally until then (IP blocked).
+    blocked_until_ms: Optional[int]
+
+
+class QuotaStatus(TypedDict):
+    """Today's use of one API with a daily quota."""
+
+    app: str
+    api: str
+    used: int
+    limit: Optional[int]
+    #: ``used * 100 // limit``; ``None`` without a limit.
+    percent: Optional[int]
+    exhausted: bool
+    #: The next reset (00:00 Asia/Shanghai).
+    resets_at_ms: int
+
+
+class HostStatus(TypedDict):
+    """A host's circuit."""
+
+    host: str
+    state: Literal["closed", "open", "half_open"]
+    until_ms: Optional[int]
+    failures: int
+
+
+class AlertSample(TypedDict):
+    """The latest failure of an alert: where, and what (never a token or a user id)."""
+
+    host: str
+    api: str
+    error: str
+
+
+class AlertStatus(TypedDict):
+    app: str
+    category: AlertCategory
+    #: While its 5-minute window has not ended.
+    open: bool
+    first_seen_ms: int
+    #: ``first_seen_ms`` as UTC text (``2023-11-14 22:13:20 UTC``).
+    first_seen: str
+    last_seen_ms: int
+    window_start_ms: int
+    window_ms: int
+    #: Failures in the current window; 0 once it has ended.
+    count_window: int
+    count_total: int
+    sample: AlertSample
+
+
+class Status(TypedDict):
+    """The status snapshot (``Client.status()``), the same document in every language."""
+
+    #: The layout's version: bumped when a field changes meaning.
+    version: int
+    now_ms: int
+    apps: List[AppStatus]
+    quotas: List[QuotaStatus]
+    hosts: List[HostStatus]
+    alerts: List[AlertStatus]
+
 __all__ = ["ErrorKind", "Headers", "HttpAnswer", "StoreOp", "StoreResult", "HttpTransport", "AsyncHttpTransport",
            "Store", "AsyncStore", "Config", "AppConfig", "CredentialConfig", "TokenPlacement", "ApiSecurityConfig",
-           "QuotaConfig", "RateLimitConfig", "RetryConfig", "FailoverConfig", "ConfigInput"]
+           "QuotaConfig", "RateLimitConfig", "RetryConfig", "FailoverConfig", "ConfigInput", "EventLevel",
+           "TransportKind", "AlertCategory", "TokenStatus", "RefreshStatus", "AppStatus", "QuotaStatus", "HostStatus",
+           "AlertSample", "AlertStatus", "Status"]
