@@ -10,6 +10,7 @@ import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
@@ -43,9 +44,42 @@ class Reply(val status: Int, val headers: List<Pair<String, String>>, val json: 
 @PublishedApi
 internal val replyJson = Json { ignoreUnknownKeys = true }
 
-// Lazily: SLF4J reports a missing binding when first asked for a logger, and
-// most processes never log here.
+// Lazily: SLF4J looks for its binding (and reports a missing one) when
+// first asked for a logger; a client that never sees an event never asks.
 private val log: Logger by lazy { LoggerFactory.getLogger("wxcore") }
+
+/**
+ * Logs [event] at the level the core decided, so every language logs the
+ * same event at the same level; an event without one (an older core) is
+ * info. The message is built only when the level is on: debug events come
+ * with every retry, and most hosts log none. The per-level calls rather
+ * than SLF4J 2's fluent API: they also work where an app pins slf4j-api 1.7.
+ */
+internal fun logEvent(logger: Logger, event: JsonObject) {
+    when (event.str("level")) {
+        "debug" -> if (logger.isDebugEnabled) logger.debug(describe(event))
+        "warn" -> if (logger.isWarnEnabled) logger.warn(describe(event))
+        "error" -> if (logger.isErrorEnabled) logger.error(describe(event))
+        else -> if (logger.isInfoEnabled) logger.info(describe(event))
+    }
+}
+
+// Events carry no token, ticket or secret; this guards a field someone adds
+// later under one of these names from reaching a log.
+private val UNLOGGED = setOf("token", "access_token", "ticket", "secret", "key", "signature")
+
+/** `token_fetched app=oa source=http …`: the event's type, then its fields as written. */
+internal fun describe(event: JsonObject): String = buildString {
+    append(event.str("type") ?: "event")
+    for ((k, v) in event) {
+        if (k == "type" || k == "level" || k.lowercase() in UNLOGGED) continue
+        append(' ').append(k).append('=')
+        // Quoted only where a bare value would blur the key=value layout (a store's message).
+        val bare = (v as? JsonPrimitive)?.takeIf { it !is JsonNull }?.content
+        if (bare != null && bare.isNotEmpty() && bare.none { it.isWhitespace() || it == '=' || it == '"' }) append(bare)
+        else append(v.toString())
+    }
+}
 
 /**
  * The config with 32 fresh bytes from the OS generator as the engine's
@@ -196,6 +230,26 @@ class Client @JvmOverloads constructor(
      * It holds access tokens: store it as you store secrets.
      */
     fun exportState(): String = lock.withLock { engine.exportState() }
+
+    /**
+     * The engine's status snapshot now: per app its token (an id derived from
+     * it, never the token), last refresh and load; quotas; host circuits;
+     * alerts. Field names are the core's, the same in every language; safe
+     * to log or serve to operators. [statusTyped] decodes it.
+     */
+    fun status(): JsonObject =
+        // Without the driver's lock: the native engine has its own, and a snapshot queues no output.
+        Json.parseToJsonElement(engine.statusJson(now().toULong())).jsonObject
+
+    /** [status] decoded as [Status] (fields a newer core adds are ignored). */
+    fun statusTyped(): Status = replyJson.decodeFromJsonElement(Status.serializer(), status())
+
+    /**
+     * Prometheus text (exposition format 0.0.4) for a `/metrics` endpoint,
+     * rendered by the core: identical in every language, labels never hold
+     * a token or a user id.
+     */
+    fun metrics(): String = engine.metricsText(now().toULong())
 
     override fun close() = engine.close()
 
@@ -381,11 +435,14 @@ class Client @JvmOverloads constructor(
     }
 
     // A listener's exception must not cost the outputs queued after its event.
-    private fun emit(event: JsonObject) = listeners.forEach {
-        try {
-            it(event)
-        } catch (e: Exception) {
-            log.warn("event listener failed", e)
+    private fun emit(event: JsonObject) {
+        logEvent(log, event)
+        listeners.forEach {
+            try {
+                it(event)
+            } catch (e: Exception) {
+                log.warn("event listener failed", e)
+            }
         }
     }
 

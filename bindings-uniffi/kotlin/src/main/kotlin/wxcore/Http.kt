@@ -22,10 +22,22 @@ class HttpResponse(val status: Int, val headers: Map<String, String>, val body: 
 
 /**
  * What a user plugs in for HTTP. Transport failures throw `IOException`s;
- * a timeout should be a `SocketTimeoutException` (see [transportKind]).
+ * a timeout should be a `SocketTimeoutException`, and one while connecting
+ * a [ConnectTimeoutException] (see [transportKind]).
  */
 fun interface Http {
     fun send(request: HttpRequest): HttpResponse
+}
+
+/**
+ * A connect that did not finish in time: the host is unreachable or
+ * overloaded, not slow to answer. The engine's alerts and metrics keep the
+ * two apart (`connect_timeout`, `request_timeout`).
+ */
+class ConnectTimeoutException(message: String?, cause: Throwable? = null) : SocketTimeoutException(message) {
+    init {
+        if (cause != null) initCause(cause)
+    }
 }
 
 /**
@@ -58,13 +70,21 @@ class UrlConnectionHttp @JvmOverloads constructor(private val connectTimeoutMs: 
             for ((k, v) in request.headers) {
                 if (k.lowercase() !in RESTRICTED) c.setRequestProperty(k, v)
             }
-            val body = request.body
             // doOutput turns a GET into a POST: only methods that carry a body send one.
-            if (body != null && request.method !in NO_BODY) {
+            val body = request.body?.takeIf { request.method !in NO_BODY }
+            if (body != null) {
                 c.doOutput = true
                 c.setFixedLengthStreamingMode(body.size)
-                c.outputStream.use { it.write(body) }
             }
+            // Connected on its own so that a timeout here is known to be the
+            // connect's: the message differs by platform ("connect timed out"
+            // on the JDK, "failed to connect to … after 5000ms" on Android).
+            try {
+                c.connect()
+            } catch (e: SocketTimeoutException) {
+                throw ConnectTimeoutException(e.message, e)
+            }
+            if (body != null) c.outputStream.use { it.write(body) }
             c.readTimeout = remainingMs()
             val status = c.responseCode
             val headers = headersOf(c)
@@ -106,12 +126,19 @@ class UrlConnectionHttp @JvmOverloads constructor(private val connectTimeoutMs: 
     }
 }
 
-/** Maps a transport failure to the engine's kinds (`dns`, `timeout`, `connect`, `tls`, `reset`). */
+/**
+ * Maps a transport failure to the engine's kinds (`dns`, `connect_timeout`,
+ * `timeout`, `connect`, `tls`, `reset`). A connect timeout is a
+ * [ConnectTimeoutException], the JDK's `HttpConnectTimeoutException`, or a
+ * `SocketTimeoutException` saying "connect timed out"; any other timeout is
+ * the request's (`timeout`).
+ */
 fun transportKind(e: Throwable): String {
     // The JDK client wraps a DNS failure as ConnectException(ConnectException(UnresolvedAddressException)).
     val chain = generateSequence(e) { it.cause }.take(8).toList()
     return when {
         chain.any { it is UnknownHostException || it is UnresolvedAddressException } -> "dns"
+        chain.any(::isConnectTimeout) -> "connect_timeout"
         e is SocketTimeoutException || isJdkHttpTimeout(e) -> "timeout"
         e is ConnectException || e is NoRouteToHostException -> "connect"
         chain.any { it is SSLException } -> "tls"
@@ -119,6 +146,13 @@ fun transportKind(e: Throwable): String {
     }
 }
 
+private fun isConnectTimeout(e: Throwable): Boolean =
+    e is ConnectTimeoutException ||
+        (e is SocketTimeoutException && e.message?.contains("connect timed out", ignoreCase = true) == true) ||
+        isA(e, "java.net.http.HttpConnectTimeoutException")
+
+private fun isJdkHttpTimeout(e: Throwable): Boolean = isA(e, "java.net.http.HttpTimeoutException")
+
 // By name: java.net.http (absent on Android) must not be loaded by shared code.
-private fun isJdkHttpTimeout(e: Throwable): Boolean =
-    generateSequence<Class<*>>(e.javaClass) { it.superclass }.any { it.name == "java.net.http.HttpTimeoutException" }
+private fun isA(e: Throwable, className: String): Boolean =
+    generateSequence<Class<*>>(e.javaClass) { it.superclass }.any { it.name == className }

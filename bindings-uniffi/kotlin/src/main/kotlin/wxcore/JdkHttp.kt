@@ -6,6 +6,7 @@ package wxcore
 import java.net.SocketTimeoutException
 import java.net.URI
 import java.net.http.HttpClient
+import java.net.http.HttpConnectTimeoutException
 import java.net.http.HttpTimeoutException
 import java.time.Duration
 import java.util.concurrent.ExecutionException
@@ -16,8 +17,8 @@ import java.util.concurrent.TimeoutException
  * `java.net.http.HttpClient`, redirects never followed (a 3xx is the API's
  * answer), and the request's timeout a total deadline: the JDK's own request
  * timeout ends at the response headers, so a body trickling in byte by byte
- * is cut off here. Timeouts surface as `SocketTimeoutException`, like
- * [UrlConnectionHttp]'s.
+ * is cut off here. Timeouts surface as `SocketTimeoutException` (a connect's
+ * as [ConnectTimeoutException]), like [UrlConnectionHttp]'s.
  */
 class JdkHttp @JvmOverloads constructor(
     private val client: HttpClient = HttpClient.newBuilder()
@@ -45,7 +46,11 @@ class JdkHttp @JvmOverloads constructor(
             throw e
         } catch (e: ExecutionException) {
             val cause = e.cause ?: e
-            throw if (cause is HttpTimeoutException) SocketTimeoutException(cause.message).apply { initCause(cause) } else cause
+            throw when (cause) {
+                is HttpConnectTimeoutException -> ConnectTimeoutException(cause.message, cause)
+                is HttpTimeoutException -> SocketTimeoutException(cause.message).apply { initCause(cause) }
+                else -> cause
+            }
         }
         return HttpResponse(r.statusCode(), r.headers().map().entries.associate { it.key.lowercase() to it.value.joinToString(", ") }, r.body())
     }

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpServer
 import kotlinx.serialization.Serializable
 import kotlinx.serialization.SerialName
 import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.Assertions.assertArrayEquals
@@ -206,11 +207,51 @@ class ApiTest {
     @Test
     fun transportKindsWithoutJavaNetHttp() {
         assertEquals("timeout", transportKind(HttpTimeoutException("t")))
-        assertEquals("timeout", transportKind(java.net.http.HttpConnectTimeoutException("t")))
+        assertEquals("connect_timeout", transportKind(java.net.http.HttpConnectTimeoutException("t")))
         assertEquals("timeout", transportKind(SocketTimeoutException()))
+        assertEquals("timeout", transportKind(SocketTimeoutException("Read timed out")))
+        // The JDK's own HttpURLConnection and Socket message, from a transport someone plugs in.
+        assertEquals("connect_timeout", transportKind(SocketTimeoutException("Connect timed out")))
+        assertEquals("connect_timeout", transportKind(ConnectTimeoutException("failed to connect to /10.0.0.1 (port 443) after 5000ms")))
+        assertEquals("connect_timeout", transportKind(java.io.IOException("wrapped", ConnectTimeoutException("c"))))
         assertEquals("connect", transportKind(java.net.ConnectException()))
         assertEquals("dns", transportKind(java.net.UnknownHostException()))
         assertEquals("reset", transportKind(java.io.IOException()))
+    }
+
+    @Test
+    fun bothTransportsTellAConnectTimeoutFromARequestTimeout() {
+        FullBacklog().use { host ->
+            val jdk = JdkHttp(java.net.http.HttpClient.newBuilder().connectTimeout(java.time.Duration.ofMillis(300)).build())
+            for (http in listOf(UrlConnectionHttp(connectTimeoutMs = 300), jdk)) {
+                val start = System.nanoTime()
+                val e = assertThrows<java.io.IOException> { http.send(HttpRequest("GET", host.url + "/x", emptyMap(), null, 5000)) }
+                val ms = (System.nanoTime() - start) / 1_000_000
+                assertTrue(e is ConnectTimeoutException, "${http.javaClass.simpleName}: $e")
+                assertEquals("connect_timeout", transportKind(e), "${http.javaClass.simpleName}: $e")
+                // The connect timeout ended it, not the request's 5 s deadline.
+                assertTrue(ms in 250..2500, "${http.javaClass.simpleName}: $ms ms")
+            }
+        }
+    }
+
+    @Test
+    fun eventsAreDescribedWithoutTheirLevelOrAnythingSecret() {
+        val e = Json.parseToJsonElement(
+            """{"type":"store_unavailable","app":"oa","op":"get","message":"read timed out","level":"warn","code":null,"token":"T-SECRET"}""",
+        ).jsonObject
+        assertEquals("""store_unavailable app=oa op=get message="read timed out" code=null""", describe(e))
+        CapturedLog().use { log ->
+            val logger = org.slf4j.LoggerFactory.getLogger("wxcore")
+            logEvent(logger, e)
+            // An event from a core that gives no level is still logged, at info.
+            logEvent(logger, JsonObject(e - "level"))
+            assertEquals(
+                listOf("WARN", "INFO"),
+                log.lines.filter { it.formattedMessage == describe(e) }.map { it.level.toString() },
+            )
+            assertFalse("T-SECRET" in log.text())
+        }
     }
 
     /**
@@ -236,5 +277,36 @@ class ApiTest {
         val c = Client(oa)
         val http = Client::class.java.getDeclaredField("http").apply { isAccessible = true }.get(c)
         assertTrue(http is UrlConnectionHttp, http.javaClass.name)
+    }
+}
+
+/**
+ * A loopback listener that never accepts, its accept queue filled: Linux
+ * drops the SYNs of any further connect, which then times out, as against a
+ * host that is unreachable or overloaded.
+ */
+class FullBacklog : AutoCloseable {
+    private val server = java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())
+    private val held = mutableListOf<java.net.Socket>()
+    val url = "http://127.0.0.1:${server.localPort}"
+
+    init {
+        var full = false
+        while (!full && held.size < 32) {
+            val s = java.net.Socket()
+            try {
+                s.connect(server.localSocketAddress, 200)
+                held += s
+            } catch (e: SocketTimeoutException) {
+                s.close()
+                full = true
+            }
+        }
+        check(full) { "the listener accepted ${held.size} connects: its queue never filled" }
+    }
+
+    override fun close() {
+        held.forEach { it.close() }
+        server.close()
     }
 }

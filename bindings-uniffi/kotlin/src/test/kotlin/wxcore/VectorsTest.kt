@@ -51,6 +51,15 @@ class VectorsTest {
 
     private fun bytes(s: String) = direct(s.toByteArray())
 
+    /** Each sample line split at its last space: the series as written, the value as text (`+Inf`, `1e-3` compare as written). */
+    private fun samples(text: String): JsonObject = JsonObject(
+        text.lineSequence().filter { it.isNotEmpty() && !it.startsWith("#") }.associate { line ->
+            val at = line.lastIndexOf(' ')
+            check(at > 0) { "a sample line without a value: $line" }
+            line.substring(0, at) to JsonPrimitive(line.substring(at + 1))
+        },
+    )
+
     private fun run(s: JsonObject): List<JsonElement> {
         val config = s.getValue("config").toString()
         val steps = s.getValue("steps").jsonArray.map { it.jsonObject }
@@ -106,6 +115,9 @@ class VectorsTest {
                     }
                 }
                 "cancel" -> engine.cancel(v.getValue("id").jsonPrimitive.long.toULong(), now)
+                // Recorded before the step's drain, as every runner does: a snapshot is taken, not an input fed.
+                "status" -> recorded.add(JsonObject(mapOf("status" to Json.parseToJsonElement(engine.statusJson(now)))))
+                "metrics" -> recorded.add(JsonObject(mapOf("metrics" to JsonObject(mapOf("samples" to samples(engine.metricsText(now)))))))
                 "poll" -> {}
                 else -> error("unknown input $kind")
             }
