@@ -416,6 +416,36 @@ impl Event {
     }
 }
 
+/// An event as one log line, the same in every language: its type, then
+/// its fields as `key=value` in the JSON form's order. A string is bare
+/// unless a space, quote or `=` in it (or its emptiness) could blur where a
+/// field ends; then it is JSON-quoted, like every other value.
+fn log_line(fields: &Map<String, Value>) -> String {
+    let mut line = fields
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("event")
+        .to_string();
+    for (k, v) in fields {
+        if k == "type" {
+            continue;
+        }
+        line.push(' ');
+        line.push_str(k);
+        line.push('=');
+        match v {
+            Value::String(s)
+                if !s.is_empty()
+                    && !s.chars().any(|c| c.is_whitespace() || c == '"' || c == '=') =>
+            {
+                line.push_str(s)
+            }
+            other => line.push_str(&other.to_string()),
+        }
+    }
+    line
+}
+
 /// The canonical JSON form of an error (vectors, bindings' `toJSON`).
 pub fn error_to_json(e: &ApiError) -> Value {
     json!({
@@ -557,7 +587,9 @@ impl Output {
             Output::Event(e) => {
                 let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
                 if let Value::Object(m) = &mut v {
+                    let text = log_line(m);
                     m.insert("level".into(), json!(e.level()));
+                    m.insert("text".into(), json!(text));
                 }
                 json!({ "event": v })
             }

@@ -134,3 +134,30 @@ fn every_family_is_declared_once_with_prometheus_names() {
     );
     assert!(text.contains("wxcore_alerts_total{app=\"oa\",category=\"dns_timeout\"} 1\n"));
 }
+
+#[test]
+fn events_carry_their_level_and_one_log_line() {
+    let mut e = engine();
+    e.submit(Call::get("oa", "/cgi-bin/user/info"), T0);
+    let req = sends(&drain(&mut e, T0))[0];
+    e.handle_response(
+        req,
+        HttpResponse::json(r#"{"access_token":"TOKEN-ONE","expires_in":7200}"#),
+        T0 + 10,
+    );
+    let event = drain(&mut e, T0 + 10)
+        .into_iter()
+        .find(|o| matches!(o, Output::Event(_)))
+        .unwrap()
+        .to_json();
+    let ev = &event["event"];
+    assert_eq!(ev["level"], "info");
+    assert_eq!(
+        ev["text"],
+        format!(
+            "token_fetched app=oa expires_at_ms={} forced=false refresh_at_ms={} source=http",
+            T0 + 7_200_000,
+            T0 + 3_600_000
+        )
+    );
+}

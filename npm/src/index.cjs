@@ -19,21 +19,6 @@ const debug = debuglog('wxcore');
 /** Every engine event of every Client, for APM agents and custom sinks. */
 const eventChannel = diagnostics.channel('wxcore:event');
 
-/**
- * One line for an event: its type, then its fields in the core's order,
- * `token_fetched app=oa expires_at_ms=… source=http`. Strings with a space,
- * quote or `=` are quoted so a field cannot pass for another; events carry
- * no token or secret (the core never puts one in).
- */
-function eventMessage(event) {
-  const parts = [String(event.type)];
-  for (const [k, v] of Object.entries(event)) {
-    if (k === 'type' || k === 'level') continue;
-    parts.push(`${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`);
-  }
-  return parts.join(' ');
-}
-
 /** A failed call. `kind` is one of KINDS; `code` is the platform's code. */
 class WxError extends Error {
   constructor(kind, message, extra = {}) {
@@ -305,7 +290,8 @@ class Client extends EventEmitter {
     if (eventChannel.hasSubscribers) eventChannel.publish(event);
     const log = this._logger && this._logger[event.level];
     if (!debug.enabled && typeof log !== 'function') return;
-    const message = eventMessage(event);
+    // The core writes the line (the same in every language, never a token or secret).
+    const message = event.text || String(event.type);
     debug('%s %s', event.level, message);
     if (typeof log !== 'function') return;
     try {

@@ -7,7 +7,6 @@ import collections
 import json as _json
 import logging
 import os
-import re
 import socket
 import ssl
 import threading
@@ -57,31 +56,14 @@ def transport_kind(e: BaseException) -> str:
 _LOG = logging.getLogger("wxcore")
 #: The core's level names as :mod:`logging`'s.
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
-#: A string that reads unambiguously unquoted in a ``key=value`` line.
-_BARE = re.compile(r'[^\s"=]+')
-
-
-def event_message(event: Event) -> str:
-    """One line for an event, the same as the Node client's: its type, then
-    its fields in the core's order (``token_fetched app=oa … source=http``),
-    a string with a space, quote or ``=`` quoted as JSON so a field cannot
-    pass for another. Events carry no token or secret: the core never puts one in."""
-    parts = [str(event.get("type"))]
-    for k, v in event.items():
-        if k in ("type", "level"):
-            continue
-        text = v if isinstance(v, str) and _BARE.fullmatch(v) else _json.dumps(v, ensure_ascii=False,
-                                                                                 separators=(",", ":"))
-        parts.append(f"{k}={text}")
-    return " ".join(parts)
-
-
 def log_event(event: Event) -> None:
     """Logs an engine event to the ``wxcore`` logger at the level the core
-    gave it; the event itself rides along as the record's ``wxcore_event``."""
+    gave it, as the line the core wrote for it (``text``: the same in every
+    language, never a token or secret); the event itself rides along as the
+    record's ``wxcore_event``."""
     level = _LEVELS.get(event.get("level", ""), logging.INFO)
     if _LOG.isEnabledFor(level):
-        _LOG.log(level, "%s", event_message(event), extra={"wxcore_event": event})
+        _LOG.log(level, "%s", event.get("text") or event.get("type"), extra={"wxcore_event": event})
 
 
 def query_pairs(query: Query) -> List[List[str]]:

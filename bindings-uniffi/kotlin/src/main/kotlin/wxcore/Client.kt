@@ -10,7 +10,6 @@ import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
-import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
@@ -64,22 +63,11 @@ internal fun logEvent(logger: Logger, event: JsonObject) {
     }
 }
 
-// Events carry no token, ticket or secret; this guards a field someone adds
-// later under one of these names from reaching a log.
-private val UNLOGGED = setOf("token", "access_token", "ticket", "secret", "key", "signature")
-
-/** `token_fetched app=oa source=http …`: the event's type, then its fields as written. */
-internal fun describe(event: JsonObject): String = buildString {
-    append(event.str("type") ?: "event")
-    for ((k, v) in event) {
-        if (k == "type" || k == "level" || k.lowercase() in UNLOGGED) continue
-        append(' ').append(k).append('=')
-        // Quoted only where a bare value would blur the key=value layout (a store's message).
-        val bare = (v as? JsonPrimitive)?.takeIf { it !is JsonNull }?.content
-        if (bare != null && bare.isNotEmpty() && bare.none { it.isWhitespace() || it == '=' || it == '"' }) append(bare)
-        else append(v.toString())
-    }
-}
+/**
+ * The line the core wrote for [event] (`token_fetched app=oa … source=http`,
+ * the same in every language, never a token or secret), or its type.
+ */
+internal fun describe(event: JsonObject): String = event.str("text") ?: event.str("type") ?: "event"
 
 /**
  * The config with 32 fresh bytes from the OS generator as the engine's
