@@ -17,7 +17,7 @@ WASM_OPT_FLAGS := -Oz --converge --low-memory-unused --strip-producers --strip-t
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: rust-package kotlin-classes kotlin-jar android-check android-aar server server-test serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings bench-kotlin npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
+.PHONY: rust-package kotlin-classes kotlin-jar android-check android-aar server server-test server-test-env chromium serve bench-server fuzz fuzz-tools test rust-test python-test python-env node-test kotlin-test simulator redis fleet fleet-test fleet-env fleet-bench bench-bindings bench-kotlin npm-build wasm-tools demo vectors check-vectors bench fmt toolchain
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -211,8 +211,20 @@ server: toolchain
 
 ## The token server end to end (tests/server): its own process with the
 ## simulator, Node and Python clients, redis-server replicas, wechatpy on the facade.
-server-test: server fleet-env kotlin-classes
+server-test: server server-test-env kotlin-classes
 	cd tests/server && ../../$(PY_VENV)/bin/python -m pytest -q .
+
+## The status page's browser test: Debian's chromium driven by Playwright from
+## PyPI (its own browser downloads are never used), /metrics read by prometheus_client.
+server-test-env: chromium fleet-env
+	@$(PY_VENV)/bin/python -c 'import playwright, prometheus_client' 2>/dev/null || \
+		$(PY_VENV)/bin/pip install -q playwright prometheus_client
+
+## Chromium (Debian package) for the status page test.
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 ## The token server against the simulator with a sample config; prints where to look.
 serve: simulator server

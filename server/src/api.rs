@@ -1,17 +1,24 @@
 //! The HTTP surface: the native API (`/v1/…`, caller key and
 //! `X-Wxcore-Request: 1`), the relay, the WeChat-compatible facade, and the
-//! health endpoints. Each answer of the server's own carries
+//! health endpoints, and the monitoring surface (`/metrics`, `/status`,
+//! `/status.json`; action `status`). Each answer of the server's own carries
 //! `X-Wxcore-Error: <kind>` and `{"error": {"kind", "message"}}`, so a
 //! client tells it from the platform's verbatim answer.
 
 use crate::audit::Audit;
+use crate::monitor::{Sessions, Stats, SESSION_TTL};
 use crate::settings::{key_hash, Action, Caller, Settings};
+use crate::status_page;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    RETRY_AFTER, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,9 +27,49 @@ use wxcore_client::Client;
 
 type Resp = Response<Full<Bytes>>;
 
+/// The status page's session cookie.
+const SESSION_COOKIE: &str = "wxcore_status";
+
+tokio::task_local! {
+    /// The configured caller a request turned out to come from. Handlers
+    /// learn it at different points (a header, the facade's query or body,
+    /// the sign-in form, a cookie), so they note it here and `handle`
+    /// counts the request under it.
+    static CALLER: RefCell<Option<String>>;
+}
+
+/// A refusal before it is written: JSON for the API, HTML for the page.
+struct Denial {
+    status: StatusCode,
+    kind: ErrorKind,
+    message: String,
+    retry_after_s: Option<u64>,
+}
+
+impl Denial {
+    fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> Denial {
+        Denial {
+            status,
+            kind,
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
+
+    fn json(&self) -> Resp {
+        let mut r = refuse(self.status, self.kind, &self.message);
+        if let Some(s) = self.retry_after_s {
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
+        }
+        r
+    }
+}
+
 pub struct Server {
     pub client: Client,
     pub audit: Audit,
+    stats: Stats,
+    sessions: Sessions,
     callers: HashMap<[u8; 32], Caller>,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     /// (id, platform, app_id or corp_id) per app.
@@ -60,9 +107,15 @@ impl Server {
             .build()
             .map_err(|e| format!("config error: {}: {}", e.field, e.message))?;
         let token_apps = client.with_engine(|e, _| e.token_apps());
+        let stats = Stats::new(
+            wxcore_client::now_ms(),
+            settings.callers.values().map(|c| c.name.as_str()),
+        );
         Ok(Server {
             client,
             audit,
+            stats,
+            sessions: Sessions::default(),
             callers: settings.callers,
             buckets: Mutex::new(HashMap::new()),
             identities: settings.identities,
@@ -104,6 +157,84 @@ fn respond(status: StatusCode, body: Vec<u8>) -> Resp {
     r.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// A page of the server's own: no caching, no framing, no referrer (the
+/// URL never holds a key, but the page's own address is nobody's business),
+/// and a policy that runs only the page's own script.
+fn html(status: StatusCode, body: String, csp: &'static str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// 303 to the status page, setting or clearing the session cookie.
+fn to_status_page(cookie: String) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    let h = r.headers_mut();
+    h.insert(LOCATION, HeaderValue::from_static("/status"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        h.insert(SET_COOKIE, v);
+    }
+    r
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie<'r>(req: &'r Request<Incoming>, name: &str) -> Option<&'r str> {
+    req.headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The key of `Authorization: Bearer <key>`.
+fn bearer(req: &Request<Incoming>) -> Option<&str> {
+    req.headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// The route template of a request, for the `endpoint` label: a bounded
+/// set, never the raw path (which holds app ids and relayed API paths).
+fn endpoint_of(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "healthz",
+        "/readyz" => "readyz",
+        "/cgi-bin/token" | "/cgi-bin/gettoken" | "/cgi-bin/stable_token" => "facade",
+        "/metrics" => "metrics",
+        "/status" => "status",
+        "/status.json" => "status_json",
+        "/status/login" => "status_login",
+        "/status/logout" => "status_logout",
+        _ => {
+            let segs: Vec<&str> = path.trim_start_matches('/').splitn(4, '/').collect();
+            match segs.as_slice() {
+                ["v1", "apps", _, "token"] => "token",
+                ["v1", "apps", _, "token/invalidate"] => "invalidate",
+                ["v1", "apps", _, "jssdk-config"] => "jssdk_config",
+                ["v1", "apps", _, r] if r.starts_with("ticket/") => "ticket",
+                ["v1", "relay", _, _] => "relay",
+                _ => "not_found",
+            }
+        }
+    }
 }
 
 /// An answer of the server's own: a typed error.
@@ -190,12 +321,54 @@ fn doc_field(body: &[u8], field: &str) -> Option<String> {
 }
 
 impl Server {
+    /// Routes the request, then counts it under its caller, route and result.
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Resp {
+        let endpoint = endpoint_of(req.uri().path());
+        let (resp, who) = CALLER
+            .scope(RefCell::new(None), async {
+                let r = self.clone().route(req).await;
+                (r, CALLER.with(|c| c.borrow_mut().take()))
+            })
+            .await;
+        // The server's refusals by kind; everything else (the platform's
+        // verbatim answers included) by status class.
+        let result = resp
+            .headers()
+            .get("x-wxcore-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}xx", resp.status().as_u16() / 100));
+        self.stats.request(who.as_deref(), endpoint, &result);
+        resp
+    }
+
+    /// A configured caller's key matched: counted under its name from here on.
+    fn identified(&self, caller: &Caller) {
+        let _ = CALLER.try_with(|c| *c.borrow_mut() = Some(caller.name.clone()));
+        self.stats.touch(&caller.name, wxcore_client::now_ms());
+    }
+
+    async fn route(self: Arc<Self>, req: Request<Incoming>) -> Resp {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
         match (method.clone(), path.as_str()) {
             (Method::GET, "/healthz") => respond(StatusCode::OK, br#"{"status":"ok"}"#.to_vec()),
             (Method::GET, "/readyz") => self.readyz(),
+            (Method::GET, "/metrics") => self.metrics(&req),
+            (Method::GET, "/status") => self.status_page(&req),
+            (Method::GET, "/status.json") => match self.status_caller(&req) {
+                Ok(_) => respond(StatusCode::OK, self.status_doc().to_string().into_bytes()),
+                Err(d) => d.json(),
+            },
+            (Method::POST, "/status/login") => self.status_login(req).await,
+            (Method::POST, "/status/logout") => {
+                if let Some(id) = cookie(&req, SESSION_COOKIE) {
+                    self.sessions.close(id);
+                }
+                to_status_page(format!(
+                    "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+                ))
+            }
             (Method::GET, "/cgi-bin/token")
             | (Method::GET, "/cgi-bin/gettoken")
             | (Method::POST, "/cgi-bin/stable_token") => self.facade(req).await,
@@ -260,12 +433,7 @@ impl Server {
                 "the native API needs the header `X-Wxcore-Request: 1`",
             ));
         }
-        let key = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        let Some(key) = key else {
+        let Some(key) = bearer(req) else {
             return Err(refuse(
                 StatusCode::UNAUTHORIZED,
                 ErrorKind::CredentialInvalid,
@@ -279,12 +447,17 @@ impl Server {
                 "unknown caller key",
             ));
         };
+        self.identified(caller);
         self.admit(caller)?;
         Ok(caller)
     }
 
-    /// The caller's rate: a bucket of a sixth of a minute's allowance.
     fn admit(&self, caller: &Caller) -> Result<(), Resp> {
+        self.rate(caller).map_err(|d| d.json())
+    }
+
+    /// The caller's rate: a bucket of a sixth of a minute's allowance.
+    fn rate(&self, caller: &Caller) -> Result<(), Denial> {
         let rate = caller.rate_per_minute as f64 / 60_000.0; // per ms
         let burst = (caller.rate_per_minute as f64 / 6.0).max(1.0);
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -297,14 +470,13 @@ impl Server {
             return Ok(());
         }
         let wait_s = ((1.0 - *tokens) / rate / 1000.0).ceil().max(1.0) as u64;
-        let mut r = refuse(
+        let mut d = Denial::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::RateLimited,
             "this caller is over its rate",
         );
-        r.headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait_s));
-        Err(r)
+        d.retry_after_s = Some(wait_s);
+        Err(d)
     }
 
     fn scope(&self, caller: &Caller, action: Action, app: &str) -> Result<(), Resp> {
@@ -649,6 +821,7 @@ impl Server {
         let Some(caller) = key.as_deref().and_then(|k| self.callers.get(&key_hash(k))) else {
             return platform_error(StatusCode::UNAUTHORIZED, bad_key.0, bad_key.1);
         };
+        self.identified(caller);
         if let Err(r) = self.admit(caller) {
             return r;
         }
@@ -704,6 +877,191 @@ impl Server {
                 platform_error(StatusCode::OK, -1, "system error")
             }
         }
+    }
+}
+
+/// The monitoring surface. `status` is a server-wide view (settings
+/// require `apps = ["*"]` with it): every app's state, no secret in any of it.
+impl Server {
+    /// The caller behind a monitoring request: a Bearer key (curl,
+    /// Prometheus) or the status page's session cookie (a browser). The
+    /// anti-SSRF header is not asked for: these are read-only GETs that
+    /// return no credential, and a stock Prometheus scrape cannot add it.
+    fn status_caller(&self, req: &Request<Incoming>) -> Result<&Caller, Denial> {
+        let unauthorized =
+            |m: &str| Denial::new(StatusCode::UNAUTHORIZED, ErrorKind::CredentialInvalid, m);
+        let caller = if let Some(key) = bearer(req) {
+            self.callers
+                .get(&key_hash(key))
+                .ok_or_else(|| unauthorized("unknown caller key"))?
+        } else if let Some(id) = cookie(req, SESSION_COOKIE) {
+            self.sessions
+                .get(id)
+                .and_then(|h| self.callers.get(&h))
+                .ok_or_else(|| unauthorized("the session has ended: sign in again at /status"))?
+        } else {
+            return Err(unauthorized(
+                "no caller key (Authorization: Bearer …) and no session (sign in at /status)",
+            ));
+        };
+        self.identified(caller);
+        self.rate(caller)?;
+        if !caller.actions.contains(&Action::Status) {
+            return Err(Denial::new(
+                StatusCode::FORBIDDEN,
+                ErrorKind::PermissionDenied,
+                format!("caller `{}` may not `status`", caller.name),
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The engine's snapshot plus the server's part: callers and itself.
+    fn status_doc(&self) -> serde_json::Value {
+        let mut doc = self.client.with_engine(|e, now| e.status(now));
+        let callers: Vec<serde_json::Value> = self
+            .stats
+            .callers()
+            .into_iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name,
+                    "last_seen_ms": c.last_seen_ms,
+                    "requests": c.requests,
+                })
+            })
+            .collect();
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("callers".into(), callers.into());
+            m.insert(
+                "server".into(),
+                serde_json::json!({
+                    "started_at_ms": self.stats.started_at_ms,
+                    "version": env!("CARGO_PKG_VERSION"),
+                }),
+            );
+        }
+        doc
+    }
+
+    fn metrics(&self, req: &Request<Incoming>) -> Resp {
+        if let Err(d) = self.status_caller(req) {
+            return d.json();
+        }
+        let mut text = self.client.with_engine(|e, now| e.metrics_text(now));
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.stats.render(&mut text, &self.audit.counts());
+        let mut r = respond(StatusCode::OK, text.into_bytes());
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
+    }
+
+    fn status_page(&self, req: &Request<Incoming>) -> Resp {
+        match self.status_caller(req) {
+            Ok(c) => html(
+                StatusCode::OK,
+                status_page::page(&self.status_doc(), &c.name),
+                status_page::script_csp(),
+            ),
+            // No credentials at all: the sign-in form, without scolding.
+            Err(d)
+                if d.status == StatusCode::UNAUTHORIZED
+                    && bearer(req).is_none()
+                    && cookie(req, SESSION_COOKIE).is_none() =>
+            {
+                html(d.status, status_page::login(None), status_page::LOGIN_CSP)
+            }
+            Err(d) => {
+                let mut r = html(
+                    d.status,
+                    status_page::login(Some(&d.message)),
+                    status_page::LOGIN_CSP,
+                );
+                r.headers_mut()
+                    .insert("x-wxcore-error", HeaderValue::from_static(d.kind.as_str()));
+                if let Some(s) = d.retry_after_s {
+                    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
+                }
+                r
+            }
+        }
+    }
+
+    /// The sign-in form's POST: a caller key with `status` becomes a
+    /// session cookie (HttpOnly, SameSite=Strict), so the key is typed once
+    /// and never sits in a URL, the history, a proxy's access log or the
+    /// page's refresh requests.
+    async fn status_login(&self, req: Request<Incoming>) -> Resp {
+        let secure = req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let form = match self.body(req).await {
+            Ok(b) => b,
+            Err(r) => return r,
+        };
+        let denied = |d: Denial| {
+            let mut r = html(
+                d.status,
+                status_page::login(Some(&d.message)),
+                status_page::LOGIN_CSP,
+            );
+            r.headers_mut()
+                .insert("x-wxcore-error", HeaderValue::from_static(d.kind.as_str()));
+            r
+        };
+        // application/x-www-form-urlencoded: `+` is a space, `%2B` a plus.
+        let pairs = std::str::from_utf8(&form)
+            .ok()
+            .and_then(|f| query_pairs(Some(&f.replace('+', " "))));
+        let Some(pairs) = pairs else {
+            return denied(Denial::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidRequest,
+                "the form could not be read",
+            ));
+        };
+        let Some(key) = param(&pairs, "key").filter(|k| !k.is_empty()) else {
+            return denied(Denial::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidRequest,
+                "enter a caller key",
+            ));
+        };
+        let hash = key_hash(key);
+        let Some(caller) = self.callers.get(&hash) else {
+            return denied(Denial::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorKind::CredentialInvalid,
+                "unknown caller key",
+            ));
+        };
+        self.identified(caller);
+        if let Err(d) = self.rate(caller) {
+            return denied(d);
+        }
+        if !caller.actions.contains(&Action::Status) {
+            self.audit
+                .log(&caller.name, "*", "status_login", None, "forbidden");
+            return denied(Denial::new(
+                StatusCode::FORBIDDEN,
+                ErrorKind::PermissionDenied,
+                format!("caller `{}` may not `status`", caller.name),
+            ));
+        }
+        self.audit
+            .log(&caller.name, "*", "status_login", None, "ok");
+        let id = self.sessions.open(hash);
+        to_status_page(format!(
+            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            SESSION_TTL.as_secs(),
+            if secure { "; Secure" } else { "" }
+        ))
     }
 }
 

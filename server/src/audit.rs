@@ -1,7 +1,9 @@
 //! The audit log: one JSON line per request — time, caller, app, action,
 //! token id, result. Never a token, ticket or key: the token id is a hash.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
@@ -12,6 +14,9 @@ enum Msg {
 /// Lines go to a writer task, so a request never waits on the disk.
 pub struct Audit {
     tx: mpsc::UnboundedSender<Msg>,
+    /// Records written per result, for `/metrics`: results come from a
+    /// bounded set (ok, forbidden, error kinds, relayed status codes).
+    counts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Audit {
@@ -49,7 +54,10 @@ impl Audit {
                 let _ = w.flush();
             }
         });
-        Ok(Audit { tx })
+        Ok(Audit {
+            tx,
+            counts: Mutex::new(BTreeMap::new()),
+        })
     }
 
     pub fn log(&self, caller: &str, app: &str, action: &str, token_id: Option<&str>, result: &str) {
@@ -66,6 +74,18 @@ impl Audit {
             wxcore_client::now_ms()
         );
         let _ = self.tx.send(Msg::Line(line));
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(result.to_string())
+            .or_default() += 1;
+    }
+
+    /// Records written so far, by result.
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     pub async fn flush(&self) {

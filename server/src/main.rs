@@ -6,7 +6,9 @@
 
 mod api;
 mod audit;
+mod monitor;
 mod settings;
+mod status_page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

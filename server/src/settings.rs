@@ -251,6 +251,14 @@ impl Settings {
                     ));
                 }
             }
+            // The status page and metrics show every app: a narrower
+            // `apps` would read as a scope this view cannot honour.
+            if c.actions.contains(&Action::Status) && !c.apps.iter().any(|a| a == "*") {
+                return Err(ConfigError::new(
+                    at("apps"),
+                    "a caller with `status` sees every app: give it apps = [\"*\"]",
+                ));
+            }
             if c.actions.contains(&Action::Relay) && c.relay_paths.is_empty() {
                 return Err(ConfigError::new(
                     at("relay_paths"),
