@@ -122,6 +122,14 @@ pub mod wire;
 #[cfg(feature = "api-security")]
 pub use crypto::api_security;
 pub use crypto::callback;
+
+/// Writing Prometheus text and the seed's times the way the engine does,
+/// for hosts that add families of their own beside
+/// [`Engine::metrics_text`] (the token server does).
+pub mod exposition {
+    pub use crate::monitor::alerts::utc;
+    pub use crate::monitor::metrics::{family, sample};
+}
 pub use platform::{envelope, profile};
 
 pub use call::{Body, Call, CallId, Reply};

@@ -976,19 +976,7 @@ impl Server {
             {
                 html(d.status, status_page::login(None), status_page::LOGIN_CSP)
             }
-            Err(d) => {
-                let mut r = html(
-                    d.status,
-                    status_page::login(Some(&d.message)),
-                    status_page::LOGIN_CSP,
-                );
-                r.headers_mut()
-                    .insert("x-wxcore-error", HeaderValue::from_static(d.kind.as_str()));
-                if let Some(s) = d.retry_after_s {
-                    r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
-                }
-                r
-            }
+            Err(d) => login_refused(d),
         }
     }
 
@@ -1005,16 +993,7 @@ impl Server {
             Ok(b) => b,
             Err(r) => return r,
         };
-        let denied = |d: Denial| {
-            let mut r = html(
-                d.status,
-                status_page::login(Some(&d.message)),
-                status_page::LOGIN_CSP,
-            );
-            r.headers_mut()
-                .insert("x-wxcore-error", HeaderValue::from_static(d.kind.as_str()));
-            r
-        };
+        let denied = login_refused;
         // application/x-www-form-urlencoded: `+` is a space, `%2B` a plus.
         let pairs = std::str::from_utf8(&form)
             .ok()
@@ -1066,6 +1045,22 @@ impl Server {
 }
 
 /// 16 letters and digits from the OS generator (a `wx.config` nonce).
+/// The sign-in form again, saying why: the refusal's kind in
+/// `X-Wxcore-Error` and its wait in `Retry-After`, as on every endpoint.
+fn login_refused(d: Denial) -> Resp {
+    let mut r = html(
+        d.status,
+        status_page::login(Some(&d.message)),
+        status_page::LOGIN_CSP,
+    );
+    r.headers_mut()
+        .insert("x-wxcore-error", HeaderValue::from_static(d.kind.as_str()));
+    if let Some(s) = d.retry_after_s {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
 fn nonce() -> String {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut b = [0u8; 16];

@@ -84,7 +84,7 @@ impl Alerts {
 }
 
 /// `2014-12-01 20:12:00 UTC`, the seed's time format.
-pub(crate) fn utc(ms: u64) -> String {
+pub fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil_from_days, for days since 1970-01-01.

@@ -93,7 +93,7 @@ fn label(out: &mut String, name: &str, value: &str) {
 }
 
 /// One sample line: `name{a="x",b="y"} value`.
-pub(crate) fn sample(
+pub fn sample(
     out: &mut String,
     name: &str,
     labels: &[(&str, &str)],
@@ -113,7 +113,8 @@ pub(crate) fn sample(
     let _ = writeln!(out, " {value}");
 }
 
-pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+/// A family's `# HELP` and `# TYPE` lines.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
