@@ -84,6 +84,20 @@ internal fun withEntropy(config: String): String {
 
 internal fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.contentOrNull
 
+/** Appends [s] as a JSON string (what `JsonPrimitive(s).toString()` writes, without the objects). */
+internal fun StringBuilder.jsonString(s: String): StringBuilder {
+    append('"')
+    for (c in s) {
+        when {
+            c == '"' -> append("\\\"")
+            c == '\\' -> append("\\\\")
+            c < ' ' -> append("\\u00").append("0123456789abcdef"[c.code shr 4]).append("0123456789abcdef"[c.code and 15])
+            else -> append(c)
+        }
+    }
+    return append('"')
+}
+
 // Through Buffer: ByteBuffer.flip() returning ByteBuffer is Java 9+, absent on older Android.
 internal fun direct(bytes: ByteArray): ByteBuffer =
     ByteBuffer.allocateDirect(bytes.size).put(bytes).also { (it as java.nio.Buffer).flip() }
@@ -118,10 +132,11 @@ class Client @JvmOverloads constructor(
     } catch (e: wxcore.ffi.WxException) {
         throw WxException.fromNative(e)
     }
+    private val hot = HotEngine(engine) // the engine's hot path (lib.rs), used under [lock]
     private val listeners = java.util.concurrent.CopyOnWriteArrayList<(JsonObject) -> Unit>()
-    private val done = HashMap<Long, JsonObject>()
+    private val done = HashMap<Long, DoneOut>()
     private val abandoned = HashSet<Long>() // calls whose caller left: their results are dropped
-    private val queue = ArrayDeque<JsonObject>()
+    private val queue = ArrayDeque<Out>()
     private var wake: Long? = null
     private var inFlight = 0 // outputs taken from the queue and not yet answered
 
@@ -239,7 +254,10 @@ class Client @JvmOverloads constructor(
      */
     fun metrics(): String = engine.metricsText(now().toULong())
 
-    override fun close() = engine.close()
+    override fun close() {
+        lock.withLock { hot.release() }
+        engine.close()
+    }
 
     private fun jsonOf(r: Reply): JsonElement = r.json ?: throw WxException(
         WxException.Kind.MALFORMED_RESPONSE,
@@ -249,10 +267,10 @@ class Client @JvmOverloads constructor(
 
     private fun bytesOf(r: Reply): ByteArray = r.bytes ?: r.json.toString().toByteArray()
 
-    private fun ticketOf(d: JsonObject): String = reply(d).json!!.jsonObject.getValue("ticket").jsonPrimitive.content
+    private fun ticketOf(d: DoneOut): String = reply(d).json!!.jsonObject.getValue("ticket").jsonPrimitive.content
 
     // The engine's signing (wxcore.jssdkConfig), with the app id the ticket belongs to.
-    private fun signed(d: JsonObject, url: String): JsonObject {
+    private fun signed(d: DoneOut, url: String): JsonObject {
         val t = reply(d).json!!.jsonObject
         return wxcore.jssdkConfig(t.getValue("app_id").jsonPrimitive.content, t.getValue("ticket").jsonPrimitive.content, url)
     }
@@ -262,35 +280,35 @@ class Client @JvmOverloads constructor(
         json: String?, body: ByteArray?, contentType: String?, idempotent: Boolean, timeoutMs: Long?,
     ): Long {
         val spec = buildString {
-            append("{\"app\":").append(JsonPrimitive(app)).append(",\"method\":").append(JsonPrimitive(method))
-            append(",\"path\":").append(JsonPrimitive(path)).append(",\"idempotent\":").append(idempotent)
-            append(",\"query\":").append(JsonArray(query.map { (k, v) -> JsonArray(listOf(JsonPrimitive(k), JsonPrimitive(v))) }))
+            append("{\"app\":").jsonString(app).append(",\"method\":").jsonString(method)
+            append(",\"path\":").jsonString(path).append(",\"idempotent\":").append(idempotent)
+            append(",\"query\":[")
+            query.forEachIndexed { i, (k, v) -> if (i > 0) append(','); append('[').jsonString(k).append(',').jsonString(v).append(']') }
+            append(']')
             val ct = if (json != null) "application/json" else contentType
-            if (ct != null) append(",\"content_type\":").append(JsonPrimitive(ct))
+            if (ct != null) append(",\"content_type\":").jsonString(ct)
             if (timeoutMs != null) append(",\"timeout_ms\":").append(timeoutMs)
             append('}')
         }.toByteArray()
         val payload = json?.toByteArray() ?: body
         return lock.withLock {
-            val text = if (payload != null) engine.submitWithBodyPoll(direct(spec), direct(payload), now().toULong())
-            else engine.submitPoll(direct(spec), now().toULong())
-            val doc = Json.parseToJsonElement(text).jsonObject
-            take(doc)
-            doc.getValue("call_id").jsonPrimitive.long
+            val frame = hot.submit(spec, payload, now())
+            take(frame)
+            frame.callId
         }
     }
 
     private fun submitTicket(app: String, kind: String): Long {
         val spec = JsonObject(mapOf("app" to JsonPrimitive(app), "ticket" to JsonPrimitive(kind))).toString().toByteArray()
         return lock.withLock {
-            val doc = Json.parseToJsonElement(engine.submitPoll(direct(spec), now().toULong())).jsonObject
-            take(doc)
-            doc.getValue("call_id").jsonPrimitive.long
+            val frame = hot.submit(spec, null, now())
+            take(frame)
+            frame.callId
         }
     }
 
     /** The call's result, running the loop on this thread; a caller leaving (interrupted, an Error) withdraws it. */
-    private fun result(callId: Long): JsonObject = try {
+    private fun result(callId: Long): DoneOut = try {
         run(callId)
     } catch (e: Throwable) {
         abandon(callId)
@@ -303,7 +321,7 @@ class Client @JvmOverloads constructor(
      * other calls share (a token fetch), so it finishes that, then finds the
      * call completed as `cancelled` and ends.
      */
-    private suspend fun resultAsync(callId: Long): JsonObject = suspendCancellableCoroutine { cont ->
+    private suspend fun resultAsync(callId: Long): DoneOut = suspendCancellableCoroutine { cont ->
         cont.invokeOnCancellation {
             // A cancellation handler must not throw (the client may be closed by now).
             try {
@@ -329,6 +347,8 @@ class Client @JvmOverloads constructor(
         changed.signalAll()
     }
 
+    private fun reply(d: DoneOut): Reply = d.reply ?: reply(d.error!!)
+
     private fun reply(d: JsonObject): Reply {
         if (d["ok"]?.jsonPrimitive?.booleanOrNull != true) throw WxException.fromOutput(d.getValue("error").jsonObject)
         val headers = (d["headers"] as? JsonArray)?.map { it.jsonArray[0].jsonPrimitive.content to it.jsonArray[1].jsonPrimitive.content } ?: emptyList()
@@ -341,20 +361,19 @@ class Client @JvmOverloads constructor(
     }
 
     /** Queues an engine answer's outputs (lock held). */
-    private fun take(doc: JsonObject) {
-        val outputs = doc.getValue("outputs").jsonArray
-        outputs.forEach { queue.add(it.jsonObject) }
-        wake = (doc["wake_at_ms"] as? JsonPrimitive)?.longOrNull
-        if (outputs.isNotEmpty()) changed.signalAll()
+    private fun take(frame: Frame) {
+        queue.addAll(frame.outputs)
+        wake = frame.wake
+        if (frame.outputs.isNotEmpty()) changed.signalAll()
     }
 
-    private fun poll(): JsonObject = Json.parseToJsonElement(engine.poll(now().toULong())).jsonObject
+    private fun poll(): Frame = hot.poll(now())
 
     // Outputs arrive with each input, so a plain call is two crossings; poll only when nothing is queued.
-    private fun run(callId: Long): JsonObject {
+    private fun run(callId: Long): DoneOut {
         while (true) {
             val output = lock.withLock {
-                var next: JsonObject? = null
+                var next: Out? = null
                 while (next == null) {
                     done.remove(callId)?.let { return it }
                     if (queue.isEmpty() && wake.let { it == null || it <= now() }) take(poll())
@@ -368,14 +387,11 @@ class Client @JvmOverloads constructor(
                     }
                     val o = queue.removeFirst()
                     when {
-                        "done" in o -> o.getValue("done").jsonObject.let {
-                            val id = it.getValue("call_id").jsonPrimitive.long
-                            if (!abandoned.remove(id)) {
-                                done[id] = it
-                                changed.signalAll()
-                            }
+                        o is DoneOut -> if (!abandoned.remove(o.callId)) {
+                            done[o.callId] = o
+                            changed.signalAll()
                         }
-                        "event" in o -> next = o
+                        o is JsonOut && "event" in o.doc -> next = o
                         else -> {
                             inFlight++
                             next = o
@@ -384,15 +400,15 @@ class Client @JvmOverloads constructor(
                 }
                 next
             }
-            if ("event" in output) {
+            if (output is JsonOut && "event" in output.doc) {
                 // Outside the lock: a listener may block, or call the client.
-                emit(output.getValue("event").jsonObject)
+                emit(output.doc.getValue("event").jsonObject)
                 continue
             }
             // Outside the lock: other threads' requests overlap with this one.
-            var answer: (() -> JsonObject?)? = null
+            var answer: (() -> Frame?)? = null
             try {
-                answer = if ("send" in output) send(output.getValue("send").jsonObject) else runStore(output.getValue("store").jsonObject)
+                answer = if (output is SendOut) send(output) else runStore((output as JsonOut).doc.getValue("store").jsonObject)
             } catch (e: Throwable) {
                 // An Error (or anything else) escaping the transport or store: the engine
                 // is told the output failed before it propagates, so nothing is left unanswered.
@@ -411,13 +427,13 @@ class Client @JvmOverloads constructor(
     }
 
     /** How to tell the engine an output failed with [e] (run under the lock). */
-    private fun failed(output: JsonObject, e: Throwable): () -> JsonObject? {
-        output["send"]?.jsonObject?.let { req ->
-            val id = req.getValue("id").jsonPrimitive.long.toULong()
+    private fun failed(output: Out, e: Throwable): () -> Frame? {
+        if (output is SendOut) {
+            val id = output.id.toULong()
             val kind = transportKind(e)
             return { engine.handleTransportError(id, kind, now().toULong()); null }
         }
-        val id = output.getValue("store").jsonObject.getValue("id").jsonPrimitive.long.toULong()
+        val id = (output as JsonOut).doc.getValue("store").jsonObject.getValue("id").jsonPrimitive.long.toULong()
         val text = JsonObject(mapOf("error" to JsonPrimitive(e.javaClass.simpleName))).toString().toByteArray()
         return { engine.handleStoreResult(id, direct(text), now().toULong()); null }
     }
@@ -435,24 +451,19 @@ class Client @JvmOverloads constructor(
     }
 
     /** Performs one request; returns how to tell the engine (run under the lock). */
-    private fun send(req: JsonObject): () -> JsonObject? {
-        val id = req.getValue("id").jsonPrimitive.long.toULong()
-        val body = req.str("body")?.toByteArray() ?: req.str("body_base64")?.let { Base64.getDecoder().decode(it) }
-        val headers = req.getValue("headers").jsonObject.mapValues { it.value.jsonPrimitive.content }
+    private fun send(req: SendOut): () -> Frame? {
         val response: HttpResponse
-        val h: ByteArray
         try {
-            response = http.send(HttpRequest(req.str("method")!!, req.str("url")!!, headers, body, req.getValue("timeout_ms").jsonPrimitive.long))
-            h = JsonObject(response.headers.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()
+            response = http.send(req.request)
         } catch (e: Exception) {
             if (e is InterruptedException) Thread.currentThread().interrupt()
             val kind = transportKind(e)
-            return { engine.handleTransportError(id, kind, now().toULong()); null }
+            return { engine.handleTransportError(req.id.toULong(), kind, now().toULong()); null }
         }
-        return { Json.parseToJsonElement(engine.respondPoll(id, response.status.toUShort(), direct(h), direct(response.body), now().toULong())).jsonObject }
+        return { hot.respond(req.id, response.status, response.headers, response.body, now()) }
     }
 
-    private fun runStore(op: JsonObject): () -> JsonObject? {
+    private fun runStore(op: JsonObject): () -> Frame? {
         val result = try {
             (store ?: throw IllegalStateException("the config says \"store\": \"external\" but no store was given to Client")).execute(op)
         } catch (e: Exception) {

@@ -68,6 +68,36 @@ class ClientTest {
         assertEquals("application/json", p.requests.last().headers["content-type"])
     }
 
+    /**
+     * The driver's native buffers start at 8 KiB in and 16 KiB out, grow up
+     * to 1 MiB and are bypassed beyond: bodies and replies on each side of
+     * those sizes, in both directions, come through byte for byte (a reply
+     * past the out buffer is the frame Rust keeps and the driver frees).
+     */
+    @Test
+    fun bodiesAndRepliesPastTheNativeBuffersComeThroughWhole() {
+        val sizes = listOf(0, 100, 9_000, 17_000, 300_000, 2_500_000)
+        val pattern = { n: Int -> ByteArray(n) { (it * 31 + 7).toByte() } }
+        val seen = mutableListOf<Int>()
+        val p = Http { request ->
+            if ("stable_token" in request.url) return@Http HttpResponse(200, mapOf("Content-Type" to "application/json"),
+                """{"access_token":"T1","expires_in":7200}""".toByteArray())
+            seen += request.body?.size ?: -1
+            val n = Regex("n=(\\d+)").find(request.url)!!.groupValues[1].toInt()
+            HttpResponse(200, mapOf("Content-Type" to "application/octet-stream", "X-Size" to "$n"), pattern(n))
+        }
+        val c = Client(config, http = p)
+        for (up in sizes) for (down in sizes) {
+            val r = c.callFull("oa", "POST", "/cgi-bin/media/upload", query = listOf("n" to "$down"),
+                body = pattern(up), contentType = "application/octet-stream")
+            assertArrayEquals(pattern(down), r.bytes ?: r.json.toString().toByteArray(), "reply of $down bytes after a body of $up")
+            assertEquals("$down", r.headers.first { it.first.equals("x-size", true) }.second)
+            assertEquals(up, seen.last(), "body of $up bytes")
+        }
+        // A small call after the big ones still goes through (buffers kept or replaced, not left freed).
+        assertArrayEquals(pattern(5), c.callBytes("oa", "GET", "/cgi-bin/media/get", query = listOf("n" to "5")))
+    }
+
     @Test
     fun failuresThrowWxExceptionWithKindCodeAndRetryAfter() {
         val p = FakePlatform()
