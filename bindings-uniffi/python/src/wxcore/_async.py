@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional
 
 from ._client import (Event, Query, call_spec, done_value, log_event, new_engine, now_ms, ticket_spec,
                       transport_kind)
+from ._hot import Hot
+from ._native import Engine
 from ._http import ConnectTimeout
 from ._types import AsyncHttpTransport, AsyncStore, ConfigInput, Headers, HttpAnswer, Status
 
@@ -117,6 +119,17 @@ class AsyncClient:
         self._pump_task: Optional[asyncio.Task[None]] = None
         self._tasks: Set[asyncio.Future[None]] = set()
 
+    @property
+    def engine(self) -> Engine:
+        """The native engine this client drives. Assigning one (say, from
+        ``Engine.restore``) makes the client drive that one."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self._hot = Hot(engine)  # submit, respond and poll go this way
+
     def on(self, listener: Callable[[Event], None]) -> None:
         """Calls ``listener(event)`` for each engine event, as :meth:`Client.on`."""
         self._listeners.append(listener)
@@ -127,8 +140,7 @@ class AsyncClient:
         """One API call, as :meth:`Client.call`. Cancelling the task withdraws
         the call from the engine: never sent if it was not yet."""
         raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type, timeout_ms)
-        doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
-                          else self.engine.submit_poll(raw, self._now()))
+        doc = self._hot.submit(raw, body, self._now())
         return done_value(await self._wait(doc), full)
 
     async def ticket(self, app: str, kind: str = "jsapi") -> str:
@@ -143,7 +155,7 @@ class AsyncClient:
         return jssdk_config(t["app_id"], t["ticket"], url)
 
     async def _ticket(self, app: str, kind: str) -> Dict[str, Any]:
-        doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+        doc = self._hot.submit(ticket_spec(app, kind), None, self._now())
         result: Dict[str, Any] = done_value(await self._wait(doc), False)
         return result
 
@@ -171,7 +183,7 @@ class AsyncClient:
         except asyncio.CancelledError:
             call_id = doc["call_id"]
             if self._futures.pop(call_id, None) is not None and self.engine.cancel(call_id, self._now()):
-                self._process(_json.loads(self.engine.poll(self._now()))["outputs"])
+                self._process(self._hot.poll(self._now())["outputs"])
             raise
 
     async def aclose(self) -> None:
@@ -201,7 +213,7 @@ class AsyncClient:
         assert self._wakeup is not None
         while self._futures:
             self._wakeup.clear()
-            polled = _json.loads(self.engine.poll(self._now()))
+            polled = self._hot.poll(self._now())
             self._process(polled["outputs"])
             if polled["outputs"] or not self._futures:
                 continue
@@ -267,14 +279,10 @@ class AsyncClient:
         return r.status_code, dict(r.headers.items()), r.content
 
     async def _send(self, req: Dict[str, Any]) -> None:
-        import base64
-
-        body = req.get("body")
-        data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
         try:
-            status, headers, payload = await self._http(req["method"], req["url"], req["headers"], data,
+            status, headers, payload = await self._http(req["method"], req["url"], req["headers"], req["body"],
                                                         req["timeout_ms"] / 1000)
-            header_json = _json.dumps(dict(headers)).encode()
+            headers = dict(headers)
             payload = bytes(payload)
         except BaseException as e:  # transport failure of any flavour, cancellation included
             self.engine.handle_transport_error(req["id"], _httpx_kind(e) if isinstance(e, Exception) else "reset",
@@ -283,7 +291,7 @@ class AsyncClient:
                 self._kick()
                 raise
         else:
-            doc = _json.loads(self.engine.respond_poll(req["id"], int(status), header_json, payload, self._now()))
+            doc = self._hot.respond(req["id"], int(status), headers, payload, self._now())
             self._process(doc["outputs"])
         self._kick()
 

@@ -9,6 +9,7 @@ import time
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 from ._errors import WxError, _NativeError
+from ._hot import HotCrypto
 from ._native import CallbackCrypto as _NativeCrypto
 from ._native import jssdk_config_json as _jssdk_config_json
 from ._native import jssdk_signature as _jssdk_signature
@@ -102,6 +103,7 @@ class CallbackCrypto:
         except _NativeError as e:
             raise WxError.from_native(e) from None
         self._max_age = max_age_s
+        self._hot = HotCrypto(self._c)
 
     def _now(self, now_s: Optional[int]) -> Optional[int]:
         if self._max_age is None:
@@ -124,13 +126,17 @@ class CallbackCrypto:
     def decrypt(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
                 now_s: Optional[int] = None) -> str:
         """The plaintext of a callback body (XML with Encrypt, or JSON with encrypt)."""
-        # One buffer each way (see decrypt_packed): half the boundary cost.
+        # One buffer each way, through the hot path (see _hot.HotCrypto).
         packed = b"\0".join((_bytes(msg_signature), _bytes(timestamp), _bytes(nonce), _bytes(body)))
         now = self._now(now_s)
-        try:
-            return self._c.decrypt_packed(packed, now is not None, now or 0).decode()
-        except _NativeError as e:
-            raise WxError.from_native(e) from None
+        ok, out = self._hot.decrypt_packed(packed, now is not None, now or 0)
+        if ok:
+            return out.decode()
+        kind, reason, detail = out.decode(errors="replace").split("\0", 2)
+        # As WxError.from_native words a refusal that came through uniffi.
+        if kind == "config":
+            raise WxError("config", detail or f"config error at `{reason}`: ", field=reason)
+        raise WxError(kind, detail or f"{kind} ({reason}): ", reason=reason)
 
     def decrypt_message(self, msg_signature: str, timestamp: str, nonce: str, body: Union[str, bytes],
                         now_s: Optional[int] = None) -> CallbackMessage:

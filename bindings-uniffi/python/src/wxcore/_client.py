@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
 from ._errors import WxError, _NativeError
+from ._hot import Hot
 from ._http import ConnectTimeout, PooledHttp, urllib_http  # noqa: F401 - urllib_http was the default here
 from ._native import Engine
 from ._types import ConfigInput, Headers, HttpTransport, Status, Store
@@ -103,20 +104,31 @@ def ticket_spec(app: str, kind: str) -> bytes:
     return _json.dumps({"app": app, "ticket": kind}).encode()
 
 
+# The C string escaper `json.dumps` itself uses: the spec is written directly
+# rather than through a dict and the encoder (a third of the driver's own time).
+_escape = _json.encoder.encode_basestring_ascii
+
+
+def _quote(v: Any) -> str:
+    # Anything but a string as JSON would have it, for the engine to name what is wrong.
+    return _escape(v) if type(v) is str else _json.dumps(v)
+
+
 def call_spec(app: str, method: str, path: str, query: Query, json: Any, idempotent: bool,
               body: Optional[bytes], content_type: Optional[str],
               timeout_ms: Optional[int] = None) -> Tuple[bytes, Optional[bytes]]:
     """The engine's call spec (JSON bytes) and the body to send with it."""
-    spec: Dict[str, Any] = {"app": app, "method": method, "path": path, "query": query_pairs(query),
-                            "idempotent": idempotent}
+    pairs = ",".join(f"[{_quote(k)},{_quote(v)}]" for k, v in query_pairs(query))
+    spec = (f'{{"app":{_quote(app)},"method":{_quote(method)},"path":{_quote(path)},'
+            f'"query":[{pairs}],"idempotent":{"true" if idempotent else "false"}')
     if timeout_ms is not None:
-        spec["timeout_ms"] = timeout_ms
+        spec += f',"timeout_ms":{_json.dumps(timeout_ms)}'
     if json is not None:
         body = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
         content_type = "application/json"
     if content_type:
-        spec["content_type"] = content_type
-    return _json.dumps(spec).encode(), body
+        spec += f',"content_type":{_quote(content_type)}'
+    return (spec + "}").encode(), body
 
 
 class Reply:
@@ -139,6 +151,8 @@ def done_value(done: Dict[str, Any], full: bool) -> Any:
         raise WxError.from_output(done["error"])
     if "json" in done:
         data = done["json"]
+    elif "bytes" in done:  # the hot path's form
+        data = done["bytes"]
     elif "body_base64" in done:
         data = base64.b64decode(done["body_base64"])
     else:
@@ -185,7 +199,22 @@ class Client:
         self._in_flight = 0  # outputs taken from the queue and not yet answered
         self._abandoned: Set[int] = set()  # calls withdrawn by their caller: their Done is dropped
         # Reentrant: a listener may call the client from inside the loop.
-        self._cond = threading.Condition(threading.RLock())
+        # `with self._lock` (C) rather than `with self._cond` (Python): the
+        # condition is over the same lock, and the loop takes it five times a call.
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._waiting = 0  # threads in self._cond.wait(): no notify when none
+
+    @property
+    def engine(self) -> Engine:
+        """The native engine this client drives. Assigning one (say, from
+        ``Engine.restore``) makes the client drive that one."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        self._engine = engine
+        self._hot = Hot(engine)  # submit, respond and poll go this way
 
     def on(self, listener: Callable[[Event], None]) -> None:
         """Calls ``listener(event)`` for each engine event (token fetched, failover, quota warning, …)."""
@@ -200,9 +229,8 @@ class Client:
         :class:`WxError`; a ``KeyboardInterrupt`` (or any exception) while the
         call waits withdraws it from the engine before it propagates."""
         raw, body = call_spec(app, method, path, query, json, idempotent, body, content_type, timeout_ms)
-        with self._cond:
-            doc = _json.loads(self.engine.submit_with_body_poll(raw, body, self._now()) if body is not None
-                              else self.engine.submit_poll(raw, self._now()))
+        with self._lock:
+            doc = self._hot.submit(raw, body, self._now())
             self._take(doc)
         return done_value(self._result(doc["call_id"]), full)
 
@@ -219,8 +247,8 @@ class Client:
         return jssdk_config(t["app_id"], t["ticket"], url)
 
     def _ticket(self, app: str, kind: str) -> Dict[str, Any]:
-        with self._cond:
-            doc = _json.loads(self.engine.submit_poll(ticket_spec(app, kind), self._now()))
+        with self._lock:
+            doc = self._hot.submit(ticket_spec(app, kind), None, self._now())
             self._take(doc)
         result: Dict[str, Any] = done_value(self._result(doc["call_id"]), False)
         return result
@@ -229,14 +257,14 @@ class Client:
         """The engine's durable state (tokens, counters, blocks, circuits) as
         JSON, for ``Engine.restore`` in the next process. It holds access
         tokens: store it as you store secrets."""
-        with self._cond:
+        with self._lock:
             return str(self.engine.export_state())
 
     def status(self) -> Status:
         """The status snapshot (:class:`~wxcore.Status`): per app its token
         by id (never its value), last refresh and load; today's quotas; each
         host's circuit; the alerts."""
-        with self._cond:
+        with self._lock:
             text = self.engine.status_json(self._now())
         snapshot: Status = _json.loads(text)
         return snapshot
@@ -244,7 +272,7 @@ class Client:
     def metrics(self) -> str:
         """The Prometheus text exposition (format 0.0.4) of the engine's
         counters and gauges, for a ``/metrics`` endpoint."""
-        with self._cond:
+        with self._lock:
             return str(self.engine.metrics_text(self._now()))
 
     def close(self) -> None:
@@ -262,12 +290,17 @@ class Client:
 
     # -- the loop --
 
+    def _notify(self) -> None:
+        """Wakes the threads waiting for an output or a result (lock held)."""
+        if self._waiting:
+            self._cond.notify_all()
+
     def _take(self, doc: Dict[str, Any]) -> None:
         """Queues an engine answer's outputs (lock held)."""
         self._queue.extend(doc["outputs"])
         self._wake = doc["wake_at_ms"]
         if doc["outputs"]:
-            self._cond.notify_all()
+            self._notify()
 
     def _result(self, call_id: int) -> Dict[str, Any]:
         try:
@@ -275,10 +308,10 @@ class Client:
         except BaseException:
             # The caller gave up (Ctrl-C, a timeout of its own): the engine
             # withdraws the call, so it is not sent or counted later.
-            with self._cond:
+            with self._lock:
                 if call_id not in self._done and self.engine.cancel(call_id, self._now()):
                     self._abandoned.add(call_id)
-                    self._take(_json.loads(self.engine.poll(self._now())))
+                    self._take(self._hot.poll(self._now()))
                 self._done.pop(call_id, None)
             raise
 
@@ -286,12 +319,12 @@ class Client:
         # Outputs arrive with each input (submit, response), so a plain call
         # costs two boundary crossings; poll only when nothing is queued.
         while True:
-            with self._cond:
+            with self._lock:
                 while True:
                     if call_id in self._done:
                         return self._done.pop(call_id)
                     if not self._queue and (self._wake is None or self._wake <= self._now()):
-                        self._take(_json.loads(self.engine.poll(self._now())))
+                        self._take(self._hot.poll(self._now()))
                     if self._queue:
                         break
                     if self._wake is None and self._in_flight == 0:
@@ -300,7 +333,11 @@ class Client:
                     # Another thread performs what this call waits for, or a timer is due later.
                     timeout = None if self._wake is None else max(0, self._wake - self._now()) / 1000
                     # Clamped to what the runtime can wait (a far timer wakes early, harmlessly).
-                    self._cond.wait(None if timeout is None else min(timeout, WAIT_MAX_S))
+                    self._waiting += 1
+                    try:
+                        self._cond.wait(None if timeout is None else min(timeout, WAIT_MAX_S))
+                    finally:
+                        self._waiting -= 1
                 output = self._queue.popleft()
                 if "done" in output:
                     done_id = output["done"]["call_id"]
@@ -308,7 +345,7 @@ class Client:
                         self._abandoned.discard(done_id)
                     else:
                         self._done[done_id] = output["done"]
-                        self._cond.notify_all()
+                        self._notify()
                     continue
                 if "event" not in output:
                     self._in_flight += 1
@@ -327,11 +364,11 @@ class Client:
                 raise
             finally:
                 # One lock for the engine's answer and its outputs.
-                with self._cond:
+                with self._lock:
                     self._in_flight -= 1
                     doc = answer() if answer is not None else None
-                    self._take(doc if doc is not None else _json.loads(self.engine.poll(self._now())))
-                    self._cond.notify_all()
+                    self._take(doc if doc is not None else self._hot.poll(self._now()))
+                    self._notify()
 
     def _failed(self, output: Dict[str, Any], e: BaseException) -> Callable[[], Optional[Dict[str, Any]]]:
         """How to tell the engine an output failed with ``e`` (run under the lock)."""
@@ -354,18 +391,16 @@ class Client:
 
     def _send(self, req: Dict[str, Any]) -> Callable[[], Optional[Dict[str, Any]]]:
         """Performs one request; returns how to tell the engine (run under the lock)."""
-        body = req.get("body")
-        data = body.encode() if body else (base64.b64decode(req["body_base64"]) if "body_base64" in req else None)
         try:
-            status, headers, payload = self._http(req["method"], req["url"], req["headers"], data,
+            status, headers, payload = self._http(req["method"], req["url"], req["headers"], req["body"],
                                                   req["timeout_ms"] / 1000)
             status = int(status)
-            header_json = _json.dumps(dict(headers)).encode()
+            headers = dict(headers)
             payload = bytes(payload)
         except Exception as e:  # noqa: BLE001 - any failure must still answer the engine
             kind = transport_kind(e) if isinstance(e, OSError) else "reset"
             return lambda: self.engine.handle_transport_error(req["id"], kind, self._now())
-        return lambda: _json.loads(self.engine.respond_poll(req["id"], status, header_json, payload, self._now()))
+        return lambda: self._hot.respond(req["id"], status, headers, payload, self._now())
 
     def _run_store(self, op: Dict[str, Any]) -> Callable[[], None]:
         try:

@@ -16,8 +16,8 @@ internal object HotLib {
     init {
         Native.register(HotLib::class.java, System.getProperty("uniffi.component.wxcore_ffi.libraryOverride") ?: "wxcore_ffi")
     }
-    external fun wxcore_hot_submit(handle: Long, input: Long, specLen: Int, bodyLen: Int, nowMs: Long, out: Long, outCap: Int): Long
-    external fun wxcore_hot_respond(handle: Long, requestId: Long, status: Int, input: Long, headersLen: Int, bodyLen: Int, nowMs: Long, out: Long, outCap: Int): Long
+    external fun wxcore_hot_submit(handle: Long, spec: Long, specLen: Int, body: Long, bodyLen: Int, nowMs: Long, out: Long, outCap: Int): Long
+    external fun wxcore_hot_respond(handle: Long, requestId: Long, status: Int, headers: Long, headersLen: Int, body: Long, bodyLen: Int, nowMs: Long, out: Long, outCap: Int): Long
     external fun wxcore_hot_poll(handle: Long, nowMs: Long, out: Long, outCap: Int): Long
     external fun wxcore_hot_free(addr: Long, len: Long)
     external fun wxcore_hot_release(handle: Long)
@@ -54,7 +54,8 @@ internal class HotEngine(native: wxcore.ffi.Engine) {
 
     fun submit(spec: ByteArray, body: ByteArray?, now: Long): Frame {
         val buf = fill(spec.size + (body?.size ?: 0)) { it.put(spec); if (body != null) it.put(body) }
-        return frame(HotLib.wxcore_hot_submit(live(), addr(buf), spec.size, body?.size ?: -1, now, outAddr, out.capacity()))
+        val a = if (buf === input) inputAddr else addr(buf)
+        return frame(HotLib.wxcore_hot_submit(live(), a, spec.size, a + spec.size, body?.size ?: -1, now, outAddr, out.capacity()))
     }
 
     fun respond(id: Long, status: Int, headers: Map<String, String>, body: ByteArray, now: Long): Frame {
@@ -66,7 +67,8 @@ internal class HotEngine(native: wxcore.ffi.Engine) {
             h.forEach { b.putInt(it.size); b.put(it) }
             b.put(body)
         }
-        return frame(HotLib.wxcore_hot_respond(live(), id, status, addr(buf), headersLen, body.size, now, outAddr, out.capacity()))
+        val a = if (buf === input) inputAddr else addr(buf)
+        return frame(HotLib.wxcore_hot_respond(live(), id, status, a, headersLen, a + headersLen, body.size, now, outAddr, out.capacity()))
     }
 
     fun poll(now: Long): Frame = frame(HotLib.wxcore_hot_poll(live(), now, outAddr, out.capacity()))
