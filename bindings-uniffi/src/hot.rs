@@ -44,12 +44,7 @@ impl Engine {
 // Addresses travel as `i64` (not pointers) so that the JNA declarations
 // (`Long`) match on 32-bit targets too.
 //
-// The frame, little-endian: `u64 call_id` (0 but for submit), `i64 wake_at_ms`
-// (-1: none), `u32 count`, then `count` outputs, each a tag byte:
-// 1 send: `u64 id, u64 timeout_ms, str method, str url, u32 n, n × (str, str) headers, bytes body`;
-// 2 successful done: `u64 call_id, u32 status, u8 body kind (0 JSON, 1 UTF-8 text, 2 other), u32 n, n × (str, str) headers, bytes body`;
-// 3 anything else (a failed done, an event, a store operation): `bytes` of its canonical JSON.
-// `str` and `bytes` are a `u32` length then the bytes.
+// The frames are `wxcore::wire::frame`'s (described there).
 //
 // The frame goes into the caller's buffer (`out`, `out_cap` bytes, at least
 // 8) and the function returns its length; a larger frame is left in memory
@@ -61,88 +56,6 @@ impl Engine {
 pub const HOT_PANIC: i64 = i64::MIN;
 /// A hot-path function was called with arguments it cannot use (a null handle, a negative length).
 pub const HOT_BAD_ARGS: i64 = i64::MIN + 1;
-
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    // Lengths fit: a JVM array (the host's side of every body) holds under 2^31 bytes.
-    put_u32(out, b.len() as u32);
-    out.extend_from_slice(b);
-}
-
-fn put_headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
-    put_u32(out, headers.len() as u32);
-    for (k, v) in headers {
-        put_bytes(out, k.as_bytes());
-        put_bytes(out, v.as_bytes());
-    }
-}
-
-fn put_output(out: &mut Vec<u8>, o: &wxcore::Output) {
-    use wxcore::{Completion, Output};
-    match o {
-        Output::Send(r) => {
-            out.push(1);
-            put_u64(out, r.id);
-            put_u64(out, r.timeout_ms);
-            put_bytes(out, r.method.as_bytes());
-            put_bytes(out, r.url.as_bytes());
-            put_headers(out, &r.headers);
-            put_bytes(out, &r.body);
-        }
-        Output::Done(Completion {
-            call_id,
-            result: Ok(reply),
-        }) => {
-            out.push(2);
-            put_u64(out, *call_id);
-            put_u32(out, u32::from(reply.status));
-            // As the JSON form: a JSON reply as JSON, other UTF-8 as text, the rest as bytes.
-            let text = std::str::from_utf8(&reply.body).is_ok();
-            out.push(match (reply.json, text) {
-                (true, true) => 0,
-                (_, true) => 1,
-                _ => 2,
-            });
-            put_headers(out, &reply.headers);
-            put_bytes(out, &reply.body);
-        }
-        other => {
-            out.push(3);
-            let mut json = String::with_capacity(256);
-            other.write_json(&mut json);
-            put_bytes(out, json.as_bytes());
-        }
-    }
-}
-
-/// Drains every output of `engine` into a frame.
-fn frame(engine: &mut wxcore::Engine, call_id: u64, now_ms: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2048);
-    put_u64(&mut out, call_id);
-    put_u64(&mut out, 0); // wake_at_ms, written below
-    put_u32(&mut out, 0); // count, written below
-    let mut count: u32 = 0;
-    let wake = loop {
-        match engine.poll_output(now_ms) {
-            wxcore::Output::Idle { wake_at_ms } => break wake_at_ms,
-            o => {
-                put_output(&mut out, &o);
-                count += 1;
-            }
-        }
-    };
-    let wake = wake.map_or(-1, |w| i64::try_from(w).unwrap_or(i64::MAX));
-    out[8..16].copy_from_slice(&wake.to_le_bytes());
-    out[16..20].copy_from_slice(&count.to_le_bytes());
-    out
-}
 
 /// Hands `frame` to the caller (see the frame's description above).
 ///
@@ -250,46 +163,9 @@ pub unsafe extern "C" fn wxcore_hot_submit(
     // SAFETY: `handle` and `out` as this function's contract says.
     unsafe {
         hot(handle, out, out_cap, |e| {
-            let id = e.submit_json(spec, body, now_ms);
-            frame(e, id, now_ms)
+            e.submit_poll_frame(spec, body, now_ms)
         })
     }
-}
-
-/// The next `u32` little-endian from `b`.
-fn take_u32(b: &mut &[u8]) -> Option<u32> {
-    let (n, rest) = b.split_first_chunk::<4>()?;
-    *b = rest;
-    Some(u32::from_le_bytes(*n))
-}
-
-/// The next length-prefixed byte string from `b`.
-fn take_bytes<'a>(b: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let len = take_u32(b)? as usize;
-    if b.len() < len {
-        return None;
-    }
-    let (s, rest) = b.split_at(len);
-    *b = rest;
-    Some(s)
-}
-
-/// Header pairs as the driver writes them: a `u32` count, then each name
-/// and value length-prefixed. What cannot be read ends the list, as
-/// unreadable JSON headers do in `wxcore::wire`.
-fn read_headers(mut b: &[u8]) -> Vec<(String, String)> {
-    let n = take_u32(&mut b).unwrap_or(0) as usize;
-    let mut headers = Vec::with_capacity(n.min(64));
-    for _ in 0..n {
-        let (Some(k), Some(v)) = (take_bytes(&mut b), take_bytes(&mut b)) else {
-            break;
-        };
-        headers.push((
-            String::from_utf8_lossy(k).into_owned(),
-            String::from_utf8_lossy(v).into_owned(),
-        ));
-    }
-    headers
 }
 
 /// `respond_poll`: the response's headers at `headers_addr` (`u32` count,
@@ -327,13 +203,7 @@ pub unsafe extern "C" fn wxcore_hot_respond(
     // SAFETY: `handle` and `out` as this function's contract says.
     unsafe {
         hot(handle, out, out_cap, |e| {
-            let response = wxcore::HttpResponse {
-                status,
-                headers: read_headers(headers),
-                body: body.to_vec(),
-            };
-            e.handle_response(request_id as u64, response, now_ms);
-            frame(e, 0, now_ms)
+            e.respond_poll_frame(request_id as u64, status, headers, body.to_vec(), now_ms)
         })
     }
 }
@@ -346,7 +216,7 @@ pub unsafe extern "C" fn wxcore_hot_respond(
 pub unsafe extern "C" fn wxcore_hot_poll(handle: u64, now_ms: i64, out: i64, out_cap: i32) -> i64 {
     let now_ms = now_ms.max(0) as u64;
     // SAFETY: `handle` and `out` as this function's contract says.
-    unsafe { hot(handle, out, out_cap, |e| frame(e, 0, now_ms)) }
+    unsafe { hot(handle, out, out_cap, |e| e.poll_frame(0, now_ms)) }
 }
 
 /// Frees a frame a hot-path function left in Rust's memory (`addr`, `len`
@@ -527,9 +397,11 @@ mod hot_tests {
 
         // Headers (one pair) and a body larger than `out`: the frame spills.
         let mut input = Vec::new();
-        put_u32(&mut input, 1);
-        put_bytes(&mut input, b"Content-Type");
-        put_bytes(&mut input, b"application/json");
+        input.extend_from_slice(&1u32.to_le_bytes());
+        for s in ["Content-Type", "application/json"] {
+            input.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            input.extend_from_slice(s.as_bytes());
+        }
         let body = format!(r#"{{"result":"success","pad":"{}"}}"#, "x".repeat(8000));
         // SAFETY: as above; `input` and `body` readable for their lengths.
         let ret = unsafe {

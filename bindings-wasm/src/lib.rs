@@ -289,6 +289,17 @@ pub fn jssdk_config_json(
 #[wasm_bindgen]
 pub struct Engine {
     inner: wxcore::Engine,
+    /// The last frame's large bodies, until `takeBody` hands each to JS.
+    detached: Vec<Vec<u8>>,
+}
+
+impl Engine {
+    fn frame(&mut self, call_id: u64, now_ms: f64) -> Vec<u8> {
+        // A body the host never took is dropped with the next frame.
+        self.detached.clear();
+        self.inner
+            .poll_frame_detached(call_id, u(now_ms), &mut self.detached)
+    }
 }
 
 #[wasm_bindgen]
@@ -298,20 +309,26 @@ impl Engine {
     pub fn new(config_json: &str, now_ms: f64) -> Result<Engine, JsValue> {
         let config = wxcore::Config::from_json(config_json).map_err(thrown)?;
         let inner = wxcore::Engine::new(config, u(now_ms)).map_err(thrown)?;
-        Ok(Engine { inner })
+        Ok(Engine {
+            inner,
+            detached: Vec::new(),
+        })
     }
 
     /// A new engine carrying on from `exportState()`.
     pub fn restore(config_json: &str, state_json: &str, now_ms: f64) -> Result<Engine, JsValue> {
         let config = wxcore::Config::from_json(config_json).map_err(thrown)?;
         let inner = wxcore::Engine::restore(config, state_json, u(now_ms)).map_err(thrown)?;
-        Ok(Engine { inner })
+        Ok(Engine {
+            inner,
+            detached: Vec::new(),
+        })
     }
 
     /// Submits a call (JSON spec) with an optional body; returns its id.
     pub fn submit(&mut self, spec: &str, body: Option<Vec<u8>>, now_ms: f64) -> f64 {
         self.inner
-            .submit_json(spec.as_bytes(), body.as_deref(), u(now_ms)) as f64
+            .submit_json_owned(spec.as_bytes(), body, u(now_ms)) as f64
     }
 
     /// Feeds an HTTP answer; `headers_json` is `{"name": "value"}` or pairs.
@@ -383,6 +400,49 @@ impl Engine {
     /// Every pending output as JSON text: `{"outputs": […], "wake_at_ms": n | null}`.
     pub fn poll(&mut self, now_ms: f64) -> String {
         self.inner.poll_json(u(now_ms))
+    }
+
+    /// [`Engine::submit_poll`] with the outputs as a frame
+    /// (`wxcore::wire::frame`, bodies of 64 KiB or more detached: take
+    /// each with `takeBody`). What the Node driver uses: no JSON document
+    /// per crossing, no body copied into a frame or escaped into JSON.
+    #[wasm_bindgen(js_name = submitPollFrame)]
+    pub fn submit_poll_frame(&mut self, spec: &str, body: Option<Vec<u8>>, now_ms: f64) -> Vec<u8> {
+        let id = self
+            .inner
+            .submit_json_owned(spec.as_bytes(), body, u(now_ms));
+        self.frame(id, now_ms)
+    }
+
+    /// [`Engine::respond_poll`] with headers and outputs as frames; the
+    /// body moves into the engine without another copy.
+    #[wasm_bindgen(js_name = respondPollFrame)]
+    pub fn respond_poll_frame(
+        &mut self,
+        request_id: f64,
+        status: u16,
+        headers: &[u8],
+        body: Vec<u8>,
+        now_ms: f64,
+    ) -> Vec<u8> {
+        self.inner
+            .handle_response_frame(u(request_id), status, headers, body, u(now_ms));
+        self.frame(0, now_ms)
+    }
+
+    /// [`Engine::poll`] as a frame.
+    #[wasm_bindgen(js_name = pollFrame)]
+    pub fn poll_frame(&mut self, now_ms: f64) -> Vec<u8> {
+        self.frame(0, now_ms)
+    }
+
+    /// A body the last frame detached (its index there), moved out: each once.
+    #[wasm_bindgen(js_name = takeBody)]
+    pub fn take_body(&mut self, index: u32) -> Vec<u8> {
+        self.detached
+            .get_mut(index as usize)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The durable state as JSON.

@@ -8,6 +8,7 @@ const { randomBytes } = require('node:crypto');
 const { debuglog } = require('node:util');
 const diagnostics = require('node:diagnostics_channel');
 const native = require('../dist/node.cjs');
+const { readFrame, headersFrame } = require('./frame.cjs');
 
 const KINDS = Object.freeze(native.errorKinds());
 
@@ -112,6 +113,24 @@ class Engine {
     return { outputs: p.outputs, wakeAtMs: p.wake_at_ms };
   }
 
+  /**
+   * `submitPoll`, `respondPoll` and `poll` with the outputs in the compact
+   * form (see frame.cjs): the same `{ callId, outputs, wakeAtMs }`, a
+   * send's body a Buffer and a non-JSON reply a Buffer (`bytes`).
+   * `headers` is a `Headers`, a Map or an object. What the Client uses.
+   */
+  submitPollFrame(spec, body, nowMs = Date.now()) {
+    return readFrame(this._e.submitPollFrame(typeof spec === 'string' ? spec : JSON.stringify(spec), body, nowMs), this._take);
+  }
+
+  respondPollFrame(id, status, headers, body, nowMs = Date.now()) {
+    return readFrame(this._e.respondPollFrame(id, status, headersFrame(headers), body, nowMs), this._take);
+  }
+
+  pollFrame(nowMs = Date.now()) { return readFrame(this._e.pollFrame(nowMs), this._take); }
+
+  get _take() { return (index) => this._e.takeBody(index); }
+
   /** Raw JSON text of the pending outputs (what `poll()` parses). */
   pollJson(nowMs = Date.now()) { return this._e.poll(nowMs); }
 
@@ -161,6 +180,7 @@ function doneValue(done, full) {
   if (!done.ok) throw WxError.fromOutput(done.error);
   let data;
   if ('json' in done) data = done.json;
+  else if ('bytes' in done) data = done.bytes; // the frame form's
   else if ('body_base64' in done) data = Buffer.from(done.body_base64, 'base64');
   else data = Buffer.from(done.body || '', 'utf8');
   return full ? { status: done.status, headers: done.headers || [], data } : data;
@@ -209,7 +229,7 @@ class Client extends EventEmitter {
       spec.content_type = options.contentType;
     }
     if (typeof body === 'string') body = Buffer.from(body);
-    const { callId, outputs, wakeAtMs } = this.engine.submitPoll(spec, body, this._now());
+    const { callId, outputs, wakeAtMs } = this.engine.submitPollFrame(spec, body, this._now());
     return new Promise((resolve, reject) => {
       const entry = { resolve, reject, full: !!options.full, cleanup: null };
       this._pending.set(callId, entry);
@@ -243,7 +263,7 @@ class Client extends EventEmitter {
 
   /** `{ ticket, expires_at_ms, app_id }` from the engine's ticket cache. */
   _ticket(app, kind) {
-    const { callId, outputs, wakeAtMs } = this.engine.submitPoll({ app, ticket: kind }, undefined, this._now());
+    const { callId, outputs, wakeAtMs } = this.engine.submitPollFrame({ app, ticket: kind }, undefined, this._now());
     return new Promise((resolve, reject) => {
       this._pending.set(callId, { resolve, reject, full: false });
       this._process(outputs, wakeAtMs);
@@ -260,7 +280,7 @@ class Client extends EventEmitter {
 
   /** Drains the engine now. */
   _pump() {
-    const { outputs, wakeAtMs } = this.engine.poll(this._now());
+    const { outputs, wakeAtMs } = this.engine.pollFrame(this._now());
     this._process(outputs, wakeAtMs);
   }
 
@@ -310,27 +330,31 @@ class Client extends EventEmitter {
   }
 
   async _send(req) {
-    let body;
-    if (req.body) body = req.body;
-    else if (req.body_base64) body = Buffer.from(req.body_base64, 'base64');
     let status;
     let payload;
-    const headers = {};
+    let headers;
+    // The call's deadline covers the body too. One controller and timer
+    // rather than AbortSignal.timeout(), whose weak references and timer
+    // registry were a sixth of a call's time.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException('the deadline passed', 'TimeoutError')), req.timeout_ms);
     try {
       // A 3xx is the API's answer, never followed: a redirect would carry a
       // header credential to whatever origin it names.
       const res = await this._fetch(req.url, {
-        method: req.method, headers: req.headers, body, redirect: 'manual', signal: AbortSignal.timeout(req.timeout_ms),
+        method: req.method, headers: req.headers, body: req.body, redirect: 'manual', signal: deadline.signal,
       });
       payload = new Uint8Array(await res.arrayBuffer());
       status = res.status;
-      res.headers.forEach((v, k) => { headers[k] = v; });
+      headers = res.headers;
     } catch (err) {
       this.engine.handleTransportError(req.id, transportKind(err), this._now());
       this._pump();
       return;
+    } finally {
+      clearTimeout(timer);
     }
-    const { outputs, wakeAtMs } = this.engine.respondPoll(req.id, status, headers, payload, this._now());
+    const { outputs, wakeAtMs } = this.engine.respondPollFrame(req.id, status, headers, payload, this._now());
     this._process(outputs, wakeAtMs);
   }
 

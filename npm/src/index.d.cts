@@ -306,6 +306,14 @@ export type Output =
   | { done: { call_id: number; ok: false; error: { kind: ErrorKind; code: number | string | null; message: string; sub_message: string | null; http_status: number | null; retry_after_ms: number | null; app: string; call_id: number; raw_body: string | null } } }
   | { event: WxEvent };
 
+/** An output in the compact form (`Engine.submitPollFrame` …): bodies as bytes, no base64. */
+export type FrameOutput =
+  | { send: { id: number; method: string; url: string; headers: Record<string, string>; body: Buffer | undefined; timeout_ms: number } }
+  | { store: StoreOp }
+  | { done: { call_id: number; ok: true; status: number; is_json: boolean; headers: [string, string][]; json?: unknown; bytes?: Buffer } }
+  | Extract<Output, { done: { ok: false } }>
+  | { event: WxEvent };
+
 /** The engine, for custom drivers. */
 export class Engine {
   constructor(config: Config | string, nowMs?: number);
@@ -321,6 +329,11 @@ export class Engine {
   /** Feeds an HTTP answer and returns the outputs it caused (one boundary crossing). */
   respondPoll(id: number, status: number, headers: Record<string, string> | [string, string][] | string, body: Uint8Array, nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
   poll(nowMs?: number): { outputs: Output[]; wakeAtMs: number | null };
+  /** `submitPoll` in the compact form (what the Client uses): no JSON document per crossing, bodies as bytes. */
+  submitPollFrame(spec: Parameters<Engine['submit']>[0], body?: Uint8Array, nowMs?: number): { callId: number; outputs: FrameOutput[]; wakeAtMs: number | null };
+  /** `respondPoll` in the compact form; `headers` a fetch `Headers`, a Map or an object. */
+  respondPollFrame(id: number, status: number, headers: { forEach(cb: (value: string, key: string) => void): void } | Record<string, string> | [string, string][], body: Uint8Array, nowMs?: number): { callId: number; outputs: FrameOutput[]; wakeAtMs: number | null };
+  pollFrame(nowMs?: number): { callId: number; outputs: FrameOutput[]; wakeAtMs: number | null };
   pollJson(nowMs?: number): string;
   exportState(): string;
   /** The status snapshot. */

@@ -157,3 +157,24 @@ test('the Client draws fresh entropy even over a configured value (processes sha
   assert.equal(typeof a, 'string');
   assert.notEqual(a, b);
 });
+
+test('bodies each way, inside the frame and detached beside it (64 KiB and up), come through whole', async () => {
+  const sizes = [0, 100, 65_535, 65_536, 2_500_000];
+  const pattern = (n) => { const b = Buffer.alloc(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 0xff; return b; };
+  let seen;
+  const fetch = async (url, init) => {
+    if (url.includes('stable_token')) return new Response(JSON.stringify({ access_token: 'T', expires_in: 7200 }), { headers: { 'content-type': 'application/json' } });
+    seen = init.body;
+    const n = Number(/[?&]n=(\d+)/.exec(url)[1]);
+    return new Response(pattern(n), { headers: { 'content-type': 'application/octet-stream', 'x-size': String(n) } });
+  };
+  const client = new Client({ ...CONFIG, fetch });
+  for (const up of sizes) {
+    for (const down of sizes) {
+      const r = await client.call('oa', 'POST', '/cgi-bin/media/upload', { query: { n: down }, body: pattern(up), contentType: 'application/octet-stream', full: true });
+      assert.ok(Buffer.compare(r.data, pattern(down)) === 0, `reply of ${down} bytes after a body of ${up}`);
+      assert.equal(new Map(r.headers).get('x-size'), String(down));
+      assert.ok(Buffer.compare(Buffer.from(seen ?? []), pattern(up)) === 0, `body of ${up} bytes`);
+    }
+  }
+});

@@ -6,6 +6,9 @@
 //! [`Output::write_json`]). One boundary crossing per poll, and a JSON
 //! reply is embedded as JSON, so the host language parses it once.
 //!
+//! [`frame`] is the same boundary in a compact binary form, for hosts
+//! where a JSON document per crossing costs more than the engine's work.
+//!
 //! Nothing here fails a call silently: a malformed call spec completes the
 //! call with `invalid_request`; an unknown transport kind counts as `reset`
 //! (the conservative reading: the request may have left); an unreadable
@@ -18,6 +21,8 @@ use crate::http::HttpResponse;
 use crate::output::{Output, StoreResult};
 use serde::Deserialize;
 use serde_json::Value;
+
+pub mod frame;
 
 /// A call as the bindings pass it: `{"app", "method", "path", "query":
 /// [[name, value], …], "idempotent", "content_type"}`; the body travels
@@ -91,6 +96,12 @@ pub fn store_result_from_json(json: &[u8]) -> StoreResult {
 impl Engine {
     /// [`Engine::submit`] from a JSON call spec and an optional body.
     pub fn submit_json(&mut self, spec: &[u8], body: Option<&[u8]>, now_ms: u64) -> CallId {
+        self.submit_json_owned(spec, body.map(<[u8]>::to_vec), now_ms)
+    }
+
+    /// [`Engine::submit_json`] with a body the engine may keep as it is (a
+    /// host that already copied it into the engine's memory: no second copy).
+    pub fn submit_json_owned(&mut self, spec: &[u8], body: Option<Vec<u8>>, now_ms: u64) -> CallId {
         match serde_json::from_slice::<CallSpec>(spec) {
             Ok(CallSpec {
                 app,
@@ -98,12 +109,12 @@ impl Engine {
                 ..
             }) => self.submit_ticket(&app, &kind, now_ms),
             Ok(s) => {
-                let body = body.map(|b| Body {
+                let body = body.map(|bytes| Body {
                     content_type: s
                         .content_type
                         .clone()
                         .unwrap_or_else(|| "application/json".into()),
-                    bytes: b.to_vec(),
+                    bytes,
                 });
                 let call = Call {
                     app: s.app,
