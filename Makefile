@@ -260,10 +260,12 @@ bench-bindings: npm-build
 	target/venv-bench/bin/pip install -q ./bindings-uniffi/python wechatpy cryptography
 	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_call.py
 	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_callback.py
+	target/venv-bench/bin/python bindings-uniffi/python/bench/bench_big.py
 	mkdir -p target/bench-node && cd target/bench-node && (test -f package.json || npm init -y >/dev/null) \
 		&& npm install --silent --no-audit --no-fund co-wechat-api@3.11.0 @wecom/crypto@1.0.1
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/call.mjs
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/callback.mjs
+	node npm/bench/big.mjs
 
 ## Kotlin per-call overhead (JMH 1.37) beside WxJava (weixin-java-mp from Maven
 ## Central), both over an in-process HTTP stub; project in

@@ -125,6 +125,58 @@ impl CallbackCrypto {
             .map_err(refused)
     }
 
+    /// The AES-256 key (IV: its first 16 bytes), for the host's own AES in
+    /// `decryptPrepare`/`decryptFinish`.
+    #[wasm_bindgen(js_name = aesKey)]
+    pub fn aes_key(&self) -> Vec<u8> {
+        self.inner.aes_key().to_vec()
+    }
+
+    /// `decrypt`'s first half (`wxcore::callback::CallbackCrypto::decrypt_prepare`), the body as UTF-8 bytes:
+    /// `undefined` when the host should call `decrypt` for the refusal,
+    /// else `u32` length, the bytes to SHA-1, then the ciphertext to
+    /// decrypt. Throws the refusals it can decide alone.
+    #[wasm_bindgen(js_name = decryptPrepare)]
+    pub fn decrypt_prepare(
+        &self,
+        timestamp: &str,
+        nonce: &str,
+        body: &[u8],
+        now_s: Option<f64>,
+    ) -> Result<Option<Vec<u8>>, JsValue> {
+        // Bytes, not a string: a memcpy into wasm rather than the glue's
+        // character loop over a kilobyte of body.
+        // Not UTF-8: `decrypt` (the host's fallback) decides, as before.
+        let Ok(body) = std::str::from_utf8(body) else {
+            return Ok(None);
+        };
+        let prepared = self
+            .inner
+            .decrypt_prepare(timestamp, nonce, body, now_s.map(u))
+            .map_err(refused)?;
+        Ok(prepared.map(|p| {
+            let mut out = Vec::with_capacity(4 + p.signed.len() + p.ciphertext.len());
+            out.extend_from_slice(&(p.signed.len() as u32).to_le_bytes());
+            out.extend_from_slice(&p.signed);
+            out.extend_from_slice(&p.ciphertext);
+            out
+        }))
+    }
+
+    /// `decrypt`'s second half: every check on the host's SHA-1 digest and
+    /// decrypted blocks (see `decrypt_finish`); the plaintext.
+    #[wasm_bindgen(js_name = decryptFinish)]
+    pub fn decrypt_finish(
+        &self,
+        msg_signature: &str,
+        sha1: &[u8],
+        plain: &[u8],
+    ) -> Result<String, JsValue> {
+        self.inner
+            .decrypt_finish(msg_signature, sha1, plain)
+            .map_err(refused)
+    }
+
     /// Framework glue: a callback request in (`query` as [k1, v1, k2, v2, …],
     /// `body` as sent); out, as JSON text, `{"echo": body}` for a URL check or
     /// `{"plaintext": …, "message": {…}}` for a verified message (nested

@@ -6,7 +6,7 @@ use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
-use wxcore::callback::{jssdk_config, jssdk_signature, signature, CallbackCrypto};
+use wxcore::callback::{jssdk_config, jssdk_signature, signature, CallbackCrypto, CallbackError};
 
 /// The keys' last character carries non-zero spare bits (as the platforms' samples do).
 fn lenient() -> base64::engine::GeneralPurpose {
@@ -246,9 +246,57 @@ fn layout(msg: &[u8], declared: u32, receive_id: &str) -> Vec<u8> {
     p
 }
 
-fn open(c: &CallbackCrypto, encrypt: &str) -> Result<String, wxcore::callback::CallbackError> {
+/// Decrypts through `decrypt`, and through the host-primitives path
+/// (`decrypt_prepare`, SHA-1 and AES-256-CBC done here as a host would,
+/// `decrypt_finish`), and requires the same answer of both.
+fn open(c: &CallbackCrypto, encrypt: &str) -> Result<String, CallbackError> {
     let sig = signature(&["tok", "1", "n", encrypt]);
-    c.decrypt(&sig, "1", "n", &xml_body(encrypt))
+    both(c, &sig, "1", "n", &xml_body(encrypt), None)
+}
+
+fn two_phase(
+    c: &CallbackCrypto,
+    sig: &str,
+    ts: &str,
+    nonce: &str,
+    body: &str,
+    now: Option<u64>,
+) -> Result<String, CallbackError> {
+    use aes::cipher::BlockDecryptMut;
+    use sha1::Digest;
+    let Some(p) = c.decrypt_prepare(ts, nonce, body, now)? else {
+        return c.decrypt_at(sig, ts, nonce, body, now);
+    };
+    let digest = sha1::Sha1::digest(&p.signed);
+    let key = c.aes_key();
+    let iv: [u8; 16] = key[..16].try_into().unwrap();
+    let mut buf = p.ciphertext.clone();
+    let plain = cbc::Decryptor::<aes::Aes256>::new(&key.into(), &iv.into())
+        .decrypt_padded_mut::<NoPadding>(&mut buf)
+        .unwrap();
+    c.decrypt_finish(sig, &digest, plain)
+}
+
+fn both(
+    c: &CallbackCrypto,
+    sig: &str,
+    ts: &str,
+    nonce: &str,
+    body: &str,
+    now: Option<u64>,
+) -> Result<String, CallbackError> {
+    let whole = c.decrypt_at(sig, ts, nonce, body, now);
+    let split = two_phase(c, sig, ts, nonce, body, now);
+    let key = |r: &Result<String, CallbackError>| match r {
+        Ok(text) => Ok(text.clone()),
+        Err(e) => Err((e.kind.as_str(), e.reason)),
+    };
+    assert_eq!(
+        key(&whole),
+        key(&split),
+        "decrypt and the two-phase path differ"
+    );
+    whole
 }
 
 fn c() -> CallbackCrypto {
@@ -584,4 +632,65 @@ fn handle_request_refuses_what_it_cannot_check() {
         c.handle_request("GET", &q, "", None).unwrap_err().reason,
         "missing_param"
     ); // no echostr
+}
+
+#[test]
+fn the_two_phase_path_decides_as_decrypt_does() {
+    let e = c().encrypt("hello 中文", "1700000000", "n", [3; 16]);
+    let body = e.to_xml();
+    let ok = both(
+        &c(),
+        &e.msg_signature,
+        "1700000000",
+        "n",
+        &body,
+        Some(1700000001),
+    );
+    assert_eq!(ok.unwrap(), "hello 中文");
+    // A wrong signature is refused before anything the host decrypted is looked at.
+    let err = both(&c(), &"0".repeat(40), "1700000000", "n", &body, None).unwrap_err();
+    assert_eq!(err.reason, "bad_signature");
+    // A wrong signature over an Encrypt that is not base64: still the signature.
+    let bad = xml_body("***");
+    assert_eq!(
+        both(&c(), &"0".repeat(40), "1", "n", &bad, None)
+            .unwrap_err()
+            .reason,
+        "bad_signature"
+    );
+    // The replay window, and a body without Encrypt, refused in the first half.
+    let stale = both(
+        &c().max_age(300),
+        &e.msg_signature,
+        "1700000000",
+        "n",
+        &body,
+        Some(1800000000),
+    )
+    .unwrap_err();
+    assert_eq!(stale.kind.as_str(), "signature_invalid");
+    assert!(c().decrypt_prepare("1", "n", "<xml></xml>", None).is_err());
+    // A digest of the wrong length, or a plaintext that is not whole blocks.
+    let p = c()
+        .decrypt_prepare("1700000000", "n", &body, None)
+        .unwrap()
+        .unwrap();
+    assert!(
+        format!("{p:?}").find("tok").is_none(),
+        "the token in signed is never printed"
+    );
+    assert_eq!(
+        c().decrypt_finish(&e.msg_signature, &[0; 19], &[0; 32])
+            .unwrap_err()
+            .reason,
+        "bad_signature"
+    );
+    use sha1::Digest;
+    let digest = sha1::Sha1::digest(&p.signed);
+    assert_eq!(
+        c().decrypt_finish(&e.msg_signature, &digest, &[0; 31])
+            .unwrap_err()
+            .reason,
+        "bad_length"
+    );
 }

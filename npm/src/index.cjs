@@ -4,7 +4,7 @@
 // executes its outputs and feeds results back.
 
 const { EventEmitter } = require('node:events');
-const { randomBytes } = require('node:crypto');
+const { randomBytes, createHash, createDecipheriv } = require('node:crypto');
 const { debuglog } = require('node:util');
 const diagnostics = require('node:diagnostics_channel');
 const native = require('../dist/node.cjs');
@@ -407,9 +407,14 @@ const raw = (b) => (b === undefined || b === null ? Buffer.alloc(0) : typeof b =
  * 'msg_signature' (WeCom apps, suites, bots) or 'either' (the default); a
  * `msg_signature` is only ever checked as the four-part signature.
  */
+// Each receiver's AES key for node:crypto, off the object so that logging
+// a CallbackCrypto never prints it.
+const aesKeys = new WeakMap();
+
 class CallbackCrypto {
   constructor(token, encodingAesKey, receiveId, options = {}) {
     this._c = wrapped(() => new native.CallbackCrypto(token, encodingAesKey, receiveId));
+    aesKeys.set(this, Buffer.from(this._c.aesKey()));
     if (options.urlCheck !== undefined && options.urlCheck !== null) wrapped(() => this._c.urlCheck(options.urlCheck));
     if (options.acceptReceiveIds) this._c.acceptReceiveIds(options.acceptReceiveIds);
     this._maxAge = options.maxAgeS ?? null;
@@ -430,9 +435,26 @@ class CallbackCrypto {
     return wrapped(() => this._c.verifyUrl(signature, String(timestamp), nonce, echostr, this._now(nowS)));
   }
 
-  /** The plaintext of a callback body (XML with Encrypt, or JSON with encrypt). */
+  /**
+   * The plaintext of a callback body (XML with Encrypt, or JSON with encrypt).
+   * SHA-1 and AES-256-CBC run in node:crypto (OpenSSL, AES-NI) rather than
+   * in wasm; the core keeps every check and decision: the replay window
+   * and the body's form first, then the signature compared in constant
+   * time, the padding, lengths and receive id (decryptPrepare/decryptFinish).
+   */
   decrypt(msgSignature, timestamp, nonce, body, nowS) {
-    return wrapped(() => this._c.decrypt(msgSignature, String(timestamp), nonce, text(body), this._now(nowS)));
+    const ts = String(timestamp);
+    const now = this._now(nowS);
+    const prepared = wrapped(() => this._c.decryptPrepare(ts, nonce, typeof body === 'string' ? Buffer.from(body) : body, now));
+    // Encrypt that is not whole AES blocks: the core's own path names the refusal.
+    if (prepared === undefined) return wrapped(() => this._c.decrypt(msgSignature, ts, nonce, text(body), now));
+    const bytes = Buffer.from(prepared.buffer, prepared.byteOffset, prepared.length);
+    const signedEnd = 4 + bytes.readUInt32LE(0);
+    const digest = createHash('sha1').update(bytes.subarray(4, signedEnd)).digest();
+    const key = aesKeys.get(this);
+    const decipher = createDecipheriv('aes-256-cbc', key, key.subarray(0, 16)).setAutoPadding(false);
+    const plain = Buffer.concat([decipher.update(bytes.subarray(signedEnd)), decipher.final()]);
+    return wrapped(() => this._c.decryptFinish(msgSignature, digest, plain));
   }
 
   decryptMessage(msgSignature, timestamp, nonce, body, nowS) {

@@ -672,15 +672,7 @@ impl CallbackCrypto {
     }
 
     fn open(&self, encrypt: &str) -> Result<String, CallbackError> {
-        let mut data = STANDARD
-            .decode(encrypt.trim())
-            .map_err(|_| CallbackError::body("bad_base64", "Encrypt is not base64"))?;
-        if data.is_empty() || data.len() % 16 != 0 {
-            return Err(CallbackError::body(
-                "bad_length",
-                "ciphertext is not a whole number of AES blocks",
-            ));
-        }
+        let mut data = ciphertext(encrypt)?;
         let iv: [u8; 16] = self.key[..16].try_into().expect("16 bytes");
         let plain = Dec::new(&self.key.into(), &iv.into())
             .decrypt_padded_mut::<NoPadding>(&mut data)
@@ -690,6 +682,66 @@ impl CallbackCrypto {
                     "ciphertext is not a whole number of AES blocks",
                 )
             })?;
+        self.unpad(plain)
+    }
+
+    /// The AES-256 key behind the EncodingAESKey (the IV is its first 16
+    /// bytes): for a host decrypting with its own AES ([`Prepared`]).
+    pub fn aes_key(&self) -> [u8; 32] {
+        self.key
+    }
+
+    /// The first half of [`CallbackCrypto::decrypt_at`] for a host with
+    /// its own SHA-1 and AES-256-CBC (Node's OpenSSL: software AES in wasm
+    /// is most of a callback's time): the replay window and the body's form
+    /// checked, and what the host computes. `None`: the `Encrypt` value is
+    /// not whole AES blocks of base64; [`CallbackCrypto::decrypt_at`] gives
+    /// the refusal (after the signature check, as always).
+    pub fn decrypt_prepare(
+        &self,
+        timestamp: &str,
+        nonce: &str,
+        body: &str,
+        now_s: Option<u64>,
+    ) -> Result<Option<Prepared>, CallbackError> {
+        self.check_age(timestamp, now_s)?;
+        let encrypt = extract_encrypt(body)?;
+        let Ok(ciphertext) = ciphertext(&encrypt) else {
+            return Ok(None);
+        };
+        let mut parts = [self.token.expose(), timestamp, nonce, encrypt.as_str()];
+        parts.sort_unstable();
+        Ok(Some(Prepared {
+            signed: parts.concat().into_bytes(),
+            ciphertext,
+        }))
+    }
+
+    /// The second half: every decision on the host's results. `sha1` is
+    /// the digest of [`Prepared::signed`], compared with `msg_signature` in
+    /// constant time before anything else; `plain` is [`Prepared::ciphertext`]
+    /// decrypted (AES-256-CBC, [`CallbackCrypto::aes_key`], no padding
+    /// removed), checked as [`CallbackCrypto::decrypt_at`] checks its own.
+    pub fn decrypt_finish(
+        &self,
+        msg_signature: &str,
+        sha1: &[u8],
+        plain: &[u8],
+    ) -> Result<String, CallbackError> {
+        if sha1.len() != 20 || !same(&hex(sha1), msg_signature) {
+            return Err(CallbackError::signature());
+        }
+        if plain.is_empty() || plain.len() % 16 != 0 {
+            return Err(CallbackError::body(
+                "bad_length",
+                "plaintext is not a whole number of AES blocks",
+            ));
+        }
+        self.unpad(plain)
+    }
+
+    /// Padding, lengths and receive id of a decrypted message: its text.
+    fn unpad(&self, plain: &[u8]) -> Result<String, CallbackError> {
         let pad = *plain.last().expect("non-empty") as usize;
         if pad == 0
             || pad > 32
@@ -741,6 +793,41 @@ impl CallbackCrypto {
         String::from_utf8(msg.to_vec())
             .map_err(|_| CallbackError::body("not_utf8", "message is not UTF-8"))
     }
+}
+
+/// What a host's own SHA-1 and AES work on ([`CallbackCrypto::decrypt_prepare`]).
+pub struct Prepared {
+    /// Token, timestamp, nonce and `Encrypt`, sorted and joined: SHA-1 this.
+    pub signed: Vec<u8>,
+    /// `Encrypt` decoded: whole AES blocks. Decrypt this.
+    pub ciphertext: Vec<u8>,
+}
+
+// The token is inside `signed`: never printed.
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("signed", &format_args!("({} bytes)", self.signed.len()))
+            .field(
+                "ciphertext",
+                &format_args!("({} bytes)", self.ciphertext.len()),
+            )
+            .finish()
+    }
+}
+
+/// `Encrypt` decoded into whole AES blocks.
+fn ciphertext(encrypt: &str) -> Result<Vec<u8>, CallbackError> {
+    let data = STANDARD
+        .decode(encrypt.trim())
+        .map_err(|_| CallbackError::body("bad_base64", "Encrypt is not base64"))?;
+    if data.is_empty() || data.len() % 16 != 0 {
+        return Err(CallbackError::body(
+            "bad_length",
+            "ciphertext is not a whole number of AES blocks",
+        ));
+    }
+    Ok(data)
 }
 
 /// The body as text: bytes that are not UTF-8 are a malformed body.
