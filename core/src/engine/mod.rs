@@ -12,7 +12,7 @@ pub(crate) mod source;
 pub(crate) mod state;
 pub(crate) mod ticket;
 
-use crate::call::{Call, CallId, Reply};
+use crate::call::{Call, CallId, IdMap, Reply};
 use crate::config::{Config, QuotaMode, StoreMode};
 use crate::engine::ticket::TicketFetch;
 use crate::error::{ApiError, Code, ConfigError, ErrorKind, TransportErrorKind};
@@ -180,11 +180,11 @@ pub struct Engine {
     pub(crate) cfg: Config,
     pub(crate) apps: Vec<App>,
     pub(crate) by_name: HashMap<String, usize>,
-    pub(crate) calls: HashMap<CallId, CallState>,
-    pub(crate) requests: HashMap<u64, Purpose>,
-    pub(crate) store_ops: HashMap<u64, StorePurpose>,
+    pub(crate) calls: IdMap<CallState>,
+    pub(crate) requests: IdMap<Purpose>,
+    pub(crate) store_ops: IdMap<StorePurpose>,
     /// The engine's own calls fetching tickets.
-    pub(crate) ticket_calls: HashMap<CallId, TicketFetch>,
+    pub(crate) ticket_calls: IdMap<TicketFetch>,
     /// The time of the latest input (for completions reached without one).
     pub(crate) last_now: u64,
     pub(crate) circuits: Circuits,
@@ -289,10 +289,10 @@ impl Engine {
             monitor,
             apps,
             by_name,
-            calls: HashMap::new(),
-            requests: HashMap::new(),
-            store_ops: HashMap::new(),
-            ticket_calls: HashMap::new(),
+            calls: IdMap::default(),
+            requests: IdMap::default(),
+            store_ops: IdMap::default(),
+            ticket_calls: IdMap::default(),
             last_now: 0,
             circuits: Circuits::default(),
             timers,

@@ -21,7 +21,6 @@ use crate::platform::envelope::Verdict;
 use alerts::{Alerts, Sample};
 use category::{Category, Outcome};
 use metrics::Counters;
-use std::collections::HashMap;
 
 /// A request handed to the host and not yet answered.
 #[derive(Debug)]
@@ -55,7 +54,7 @@ pub(crate) struct Refresh {
 
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
-    sent: HashMap<u64, Exchange>,
+    sent: crate::call::IdMap<Exchange>,
     /// The exchange whose failure is being handled: a circuit it opens is
     /// that app's MarkFail, with that exchange as the sample.
     context: Option<(usize, String, String)>,
