@@ -342,7 +342,7 @@ pub fn jssdk_config_json(
 pub struct Engine {
     inner: wxcore::Engine,
     /// The last frame's large bodies, until `takeBody` hands each to JS.
-    detached: Vec<Vec<u8>>,
+    detached: Vec<wxcore::Bytes>,
 }
 
 impl Engine {
@@ -488,13 +488,16 @@ impl Engine {
         self.frame(0, now_ms)
     }
 
-    /// A body the last frame detached (its index there), moved out: each once.
+    /// A body the last frame detached (its index there), copied once,
+    /// straight from wasm memory into a new JS array; each is released here.
     #[wasm_bindgen(js_name = takeBody)]
-    pub fn take_body(&mut self, index: u32) -> Vec<u8> {
-        self.detached
+    pub fn take_body(&mut self, index: u32) -> js_sys::Uint8Array {
+        let body = self
+            .detached
             .get_mut(index as usize)
             .map(std::mem::take)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        js_sys::Uint8Array::from(&body[..])
     }
 
     /// The durable state as JSON.

@@ -41,8 +41,8 @@ impl std::hash::Hasher for IdHasher {
 pub struct Body {
     /// Content type (`application/json`, `multipart/form-data; boundary=…`).
     pub content_type: String,
-    /// The bytes, passed through untouched.
-    pub bytes: Vec<u8>,
+    /// The bytes, passed through untouched (shared with each send of the call, not copied).
+    pub bytes: bytes::Bytes,
 }
 
 /// A business API call. `Debug` shows query parameter names, not values.
@@ -92,7 +92,7 @@ impl Call {
             query: Vec::new(),
             body: Some(Body {
                 content_type: "application/json".into(),
-                bytes: json.into(),
+                bytes: bytes::Bytes::from(Into::<Vec<u8>>::into(json)),
             }),
             idempotent: false,
             timeout_ms: None,

@@ -17,7 +17,7 @@ pub struct HttpRequest {
     /// Headers, lower-case names.
     pub headers: Vec<(String, String)>,
     /// Body (empty for none).
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Give up after this long and report `timeout`.
     pub timeout_ms: u64,
 }

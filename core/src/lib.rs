@@ -132,6 +132,8 @@ pub mod exposition {
 }
 pub use platform::{envelope, profile};
 
+/// The byte type of request bodies ([`HttpRequest::body`], [`Body::bytes`]).
+pub use bytes::Bytes;
 pub use call::{Body, Call, CallId, Reply};
 pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};
 pub use engine::source::token_id;

@@ -352,7 +352,7 @@ fn other_paths_stay_plain() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(req.body, b"{\"touser\":\"o\"}");
+    assert_eq!(&req.body[..], b"{\"touser\":\"o\"}");
     assert!(!req.headers.iter().any(|(k, _)| k.starts_with("wechatmp")));
 }
 

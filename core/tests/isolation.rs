@@ -190,7 +190,7 @@ fn debug_of_everything_that_can_hold_a_secret_shows_no_secret() {
         method: "POST",
         url: format!("https://api.weixin.qq.com/cgi-bin/token?appid=wxA&secret={SECRET}"),
         headers: vec![("access-token".into(), TOKEN.into())],
-        body: format!(r#"{{"secret":"{SECRET}"}}"#).into_bytes(),
+        body: format!(r#"{{"secret":"{SECRET}"}}"#).into_bytes().into(),
         timeout_ms: 5000,
     };
     let op = StoreOp {
@@ -205,7 +205,7 @@ fn debug_of_everything_that_can_hold_a_secret_shows_no_secret() {
         .query("access_token", TOKEN);
     call.body = Some(Body {
         content_type: "application/json".into(),
-        bytes: format!(r#"{{"secret":"{SECRET}"}}"#).into_bytes(),
+        bytes: format!(r#"{{"secret":"{SECRET}"}}"#).into_bytes().into(),
     });
     let done = Output::Done(wxcore::Completion {
         call_id: 1,

@@ -33,12 +33,12 @@ fn call_from(v: &Value) -> Call {
     let body = if let Some(j) = v.get("json") {
         Some(Body {
             content_type: "application/json".into(),
-            bytes: serde_json::to_vec(j).unwrap(),
+            bytes: serde_json::to_vec(j).unwrap().into(),
         })
     } else {
         s("body").map(|b| Body {
             content_type: s("content_type").unwrap_or_else(|| "application/octet-stream".into()),
-            bytes: b.into_bytes(),
+            bytes: b.into_bytes().into(),
         })
     };
     Call {

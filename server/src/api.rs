@@ -732,7 +732,7 @@ impl Server {
             query,
             body: (!body.is_empty()).then(|| wxcore::Body {
                 content_type,
-                bytes: body.to_vec(),
+                bytes: body,
             }),
             idempotent: false,
             timeout_ms: None,

@@ -215,7 +215,7 @@ impl Engine {
                 method,
                 url,
                 headers,
-                body,
+                body: body.into(),
                 timeout_ms,
             },
             now,

@@ -1046,7 +1046,7 @@ impl Engine {
             let app_id = app.app_id.as_deref().unwrap_or_default();
             match sec.seal_request(app_id, url_path, now / 1000, params, rng) {
                 Ok(sealed) => {
-                    body = sealed.body;
+                    body = sealed.body.into();
                     headers.retain(|(k, _)| k != "content-type");
                     headers.extend(sealed.headers);
                 }

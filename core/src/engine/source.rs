@@ -96,7 +96,7 @@ impl Engine {
                 method,
                 url,
                 headers,
-                body,
+                body: body.into(),
                 timeout_ms,
             },
             now,

@@ -22,6 +22,8 @@
 //! same `headers` form. Nothing here decides anything: the frames carry
 //! exactly what the JSON form carries.
 
+use bytes::Bytes;
+
 use crate::engine::Engine;
 use crate::http::HttpResponse;
 use crate::output::{Completion, Output};
@@ -52,7 +54,7 @@ fn put_headers(out: &mut Vec<u8>, headers: &[(String, String)]) {
 pub const DETACH_AT: usize = 64 * 1024;
 
 /// A body in the frame, or moved to `detached` (then its index in the frame).
-fn put_body(out: &mut Vec<u8>, body: Vec<u8>, detached: &mut Option<&mut Vec<Vec<u8>>>) {
+fn put_body(out: &mut Vec<u8>, body: Bytes, detached: &mut Option<&mut Vec<Bytes>>) {
     match detached {
         Some(list) if body.len() >= DETACH_AT => {
             put_u32(out, u32::MAX);
@@ -63,7 +65,7 @@ fn put_body(out: &mut Vec<u8>, body: Vec<u8>, detached: &mut Option<&mut Vec<Vec
     }
 }
 
-fn put_output(out: &mut Vec<u8>, o: Output, detached: &mut Option<&mut Vec<Vec<u8>>>) {
+fn put_output(out: &mut Vec<u8>, o: Output, detached: &mut Option<&mut Vec<Bytes>>) {
     match o {
         Output::Send(r) => {
             out.push(1);
@@ -89,7 +91,7 @@ fn put_output(out: &mut Vec<u8>, o: Output, detached: &mut Option<&mut Vec<Vec<u
                 _ => 2,
             });
             put_headers(out, &reply.headers);
-            put_body(out, reply.body, detached);
+            put_body(out, reply.body.into(), detached);
         }
         other => {
             out.push(3);
@@ -142,12 +144,13 @@ impl Engine {
     }
 
     /// [`Engine::poll_frame`], bodies of [`DETACH_AT`] bytes or more moved
-    /// to `detached` rather than copied into the frame.
+    /// to `detached` rather than copied into the frame (a request's body
+    /// shared with its call, not copied).
     pub fn poll_frame_detached(
         &mut self,
         call_id: u64,
         now_ms: u64,
-        detached: &mut Vec<Vec<u8>>,
+        detached: &mut Vec<Bytes>,
     ) -> Vec<u8> {
         self.frame(call_id, now_ms, Some(detached))
     }
@@ -156,7 +159,7 @@ impl Engine {
         &mut self,
         call_id: u64,
         now_ms: u64,
-        mut detached: Option<&mut Vec<Vec<u8>>>,
+        mut detached: Option<&mut Vec<Bytes>>,
     ) -> Vec<u8> {
         let mut out = Vec::with_capacity(2048);
         put_u64(&mut out, call_id);

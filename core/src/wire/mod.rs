@@ -114,7 +114,7 @@ impl Engine {
                         .content_type
                         .clone()
                         .unwrap_or_else(|| "application/json".into()),
-                    bytes,
+                    bytes: bytes.into(),
                 });
                 let call = Call {
                     app: s.app,
