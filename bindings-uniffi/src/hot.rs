@@ -1,6 +1,7 @@
 //! The Kotlin and Python drivers' hot path: integer-only `extern "C"`
 //! functions beside the uniffi ones, for the crossings every call makes.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::{CallbackCrypto, Engine, WxError};
@@ -101,9 +102,10 @@ unsafe fn guarded(out: i64, out_cap: i32, f: impl FnOnce() -> Vec<u8>) -> i64 {
 /// `out_cap` bytes.
 unsafe fn hot(
     handle: u64,
+    now_ms: u64,
     out: i64,
     out_cap: i32,
-    f: impl FnOnce(&mut wxcore::Engine) -> Vec<u8>,
+    f: impl FnOnce(&mut wxcore::Engine) -> u64,
 ) -> i64 {
     if handle == 0 {
         return HOT_BAD_ARGS;
@@ -111,8 +113,15 @@ unsafe fn hot(
     let run = || {
         // SAFETY: `handle` is live (this function's contract).
         let engine = unsafe { Engine::from_hot(handle) };
-        let frame = f(&mut engine.engine());
-        frame
+        let mut e = engine.engine();
+        let call_id = f(&mut e);
+        if !engine.detach.load(Ordering::Relaxed) {
+            return e.poll_frame(call_id, now_ms);
+        }
+        // The previous frame's bodies were taken (under the driver's lock) when it was read.
+        let mut detached = engine.detached.lock().unwrap_or_else(|p| p.into_inner());
+        detached.clear();
+        e.poll_frame_detached(call_id, now_ms, &mut detached)
     };
     // SAFETY: `out` as this function's contract says.
     unsafe { guarded(out, out_cap, run) }
@@ -162,8 +171,8 @@ pub unsafe extern "C" fn wxcore_hot_submit(
     let now_ms = now_ms.max(0) as u64;
     // SAFETY: `handle` and `out` as this function's contract says.
     unsafe {
-        hot(handle, out, out_cap, |e| {
-            e.submit_poll_frame(spec, body, now_ms)
+        hot(handle, now_ms, out, out_cap, |e| {
+            e.submit_json(spec, body, now_ms)
         })
     }
 }
@@ -202,8 +211,9 @@ pub unsafe extern "C" fn wxcore_hot_respond(
     let now_ms = now_ms.max(0) as u64;
     // SAFETY: `handle` and `out` as this function's contract says.
     unsafe {
-        hot(handle, out, out_cap, |e| {
-            e.respond_poll_frame(request_id as u64, status, headers, body.to_vec(), now_ms)
+        hot(handle, now_ms, out, out_cap, |e| {
+            e.handle_response_frame(request_id as u64, status, headers, body.to_vec(), now_ms);
+            0
         })
     }
 }
@@ -216,7 +226,48 @@ pub unsafe extern "C" fn wxcore_hot_respond(
 pub unsafe extern "C" fn wxcore_hot_poll(handle: u64, now_ms: i64, out: i64, out_cap: i32) -> i64 {
     let now_ms = now_ms.max(0) as u64;
     // SAFETY: `handle` and `out` as this function's contract says.
-    unsafe { hot(handle, out, out_cap, |e| e.poll_frame(0, now_ms)) }
+    unsafe { hot(handle, now_ms, out, out_cap, |_| 0) }
+}
+
+/// Frames for this handle's engine from now on carry bodies of 64 KiB or
+/// more beside them (`wxcore::wire::frame`), read with `wxcore_hot_body`:
+/// Python's way to copy a body once instead of out of a frame and again
+/// out of that. Kotlin keeps the default (inside).
+///
+/// # Safety
+/// `handle` from `Engine::hot_handle`, not released.
+#[no_mangle]
+pub unsafe extern "C" fn wxcore_hot_detach(handle: u64, on: i32) {
+    if handle == 0 {
+        return;
+    }
+    // SAFETY: `handle` is live (contract).
+    let engine = unsafe { Engine::from_hot(handle) };
+    engine.detach.store(on != 0, Ordering::Relaxed);
+}
+
+/// Where body `index` of the last frame lies: its address in the first 8
+/// bytes of `out`, its length returned (-1: no such body). It stays there
+/// until the next frame of this engine; the caller copies it before
+/// making another hot-path call.
+///
+/// # Safety
+/// `handle` from `Engine::hot_handle`, not released; `out` writable for 8 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn wxcore_hot_body(handle: u64, index: i32, out: i64) -> i64 {
+    if handle == 0 || out == 0 {
+        return HOT_BAD_ARGS;
+    }
+    // SAFETY: `handle` is live (contract).
+    let engine = unsafe { Engine::from_hot(handle) };
+    let detached = engine.detached.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(body) = usize::try_from(index).ok().and_then(|i| detached.get(i)) else {
+        return -1;
+    };
+    let addr = body.as_ptr() as usize as u64;
+    // SAFETY: `out` is writable for 8 bytes (contract); unaligned, as with frames.
+    unsafe { std::ptr::write_unaligned(out as usize as *mut [u8; 8], addr.to_le_bytes()) };
+    body.len() as i64
 }
 
 /// Frees a frame a hot-path function left in Rust's memory (`addr`, `len`

@@ -339,12 +339,18 @@ pub fn jssdk_config_json(
 #[derive(uniffi::Object)]
 pub struct Engine {
     inner: Mutex<wxcore::Engine>,
+    /// The hot path's frames detach large bodies (hot.rs, `wxcore_hot_detach`) …
+    detach: std::sync::atomic::AtomicBool,
+    /// … and keep them here until the next frame.
+    detached: Mutex<Vec<wxcore::Bytes>>,
 }
 
 impl Engine {
     fn wrap(engine: wxcore::Engine) -> Arc<Self> {
         Arc::new(Engine {
             inner: Mutex::new(engine),
+            detach: Default::default(),
+            detached: Default::default(),
         })
     }
 

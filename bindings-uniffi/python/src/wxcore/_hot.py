@@ -19,7 +19,7 @@ import json
 import struct
 import threading
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ._native import Engine
 from ._native import wxcore_ffi as _ffi
@@ -51,6 +51,10 @@ _lib.wxcore_hot_free.argtypes = (_I64, _I64)
 _lib.wxcore_hot_free.restype = None
 _lib.wxcore_hot_release.argtypes = (_U64,)
 _lib.wxcore_hot_release.restype = None
+_lib.wxcore_hot_detach.argtypes = (_U64, _I32)
+_lib.wxcore_hot_detach.restype = None
+_lib.wxcore_hot_body.argtypes = (_U64, _I32, _ADDR)
+_lib.wxcore_hot_body.restype = _I64
 _lib.wxcore_hot_decrypt.argtypes = (_U64, _ADDR, _I32, _I32, _I64, _ADDR, _I32)
 _lib.wxcore_hot_decrypt.restype = _I64
 _lib.wxcore_hot_crypto_release.argtypes = (_U64,)
@@ -82,8 +86,12 @@ def _headers(b: bytes, p: int, n: int) -> Tuple[List[Tuple[str, str]], int]:
     return out, p
 
 
-def decode(b: bytes) -> Dict[str, Any]:
-    """A frame as the document the drivers read."""
+_DETACHED = 0xFFFFFFFF
+
+
+def decode(b: bytes, take: Callable[[int], bytes]) -> Dict[str, Any]:
+    """A frame as the document the drivers read; ``take(index)`` copies a
+    body the frame carries beside it (64 KiB or more)."""
     call_id, wake, count = _HEAD(b, 0)
     p = 20
     outputs: List[Dict[str, Any]] = []
@@ -102,18 +110,24 @@ def decode(b: bytes) -> Dict[str, Any]:
             (n,) = _U32(b, p)
             pairs, p = _headers(b, p + 4, n)
             (n,) = _U32(b, p)
-            p += 4
-            body = b[p:p + n] if n else None
-            p += n
+            if n == _DETACHED:
+                body = take(_U32(b, p + 4)[0])
+                p += 8
+            else:
+                body = b[p + 4:p + 4 + n] if n else None
+                p += 4 + n
             outputs.append({"send": {"id": req_id, "method": method, "url": url, "headers": dict(pairs),
                                      "body": body, "timeout_ms": timeout_ms}})
         elif tag == 2:
             done_id, status, kind, n = _DONE(b, p)
             pairs, p = _headers(b, p + 17, n)
             (n,) = _U32(b, p)
-            p += 4
-            body = b[p:p + n]
-            p += n
+            if n == _DETACHED:
+                body = take(_U32(b, p + 4)[0])
+                p += 8
+            else:
+                body = b[p + 4:p + 4 + n]
+                p += 4 + n
             done: Dict[str, Any] = {"call_id": done_id, "ok": True, "status": status, "headers": pairs}
             if kind == 0:
                 done["json"] = json.loads(body)
@@ -147,6 +161,8 @@ class Hot:
         self._out = ctypes.create_string_buffer(_OUT_SIZE)
         # The handle holds a reference to the engine: released with this object.
         weakref.finalize(self, _lib.wxcore_hot_release, self._handle)
+        # Large bodies beside the frame: copied once (``_body``), not out of the frame and again out of that.
+        _lib.wxcore_hot_detach(self._handle, 1)
 
     def submit(self, spec: bytes, body: Optional[bytes], now: int) -> Dict[str, Any]:
         return self._frame(_lib.wxcore_hot_submit(self._handle, _addr(spec), len(spec), _addr(body),
@@ -162,7 +178,14 @@ class Hot:
         return self._frame(_lib.wxcore_hot_poll(self._handle, now, self._out, _OUT_SIZE))
 
     def _frame(self, ret: int) -> Dict[str, Any]:
-        return decode(_take(self._out, ret))
+        return decode(_take(self._out, ret), self._body)
+
+    def _body(self, index: int) -> bytes:
+        n = _lib.wxcore_hot_body(self._handle, index, self._out)
+        if n < 0:
+            raise RuntimeError(f"the wxcore hot path has no body {index}")
+        (addr,) = _U64_AT(self._out, 0)
+        return ctypes.string_at(addr, n)
 
 
 def _take(out: Any, ret: int) -> bytes:
