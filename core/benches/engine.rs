@@ -134,6 +134,49 @@ fn callback(c: &mut Criterion) {
     });
 }
 
+/// A component's ticket push taken in: verify, decrypt, check the AppId,
+/// keep it (each push newer than the last, as the platform's are).
+fn push_intake(c: &mut Criterion) {
+    use wxcore::callback::CallbackCrypto;
+    const KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    let cfg = Config::from_json(&format!(
+        r#"{{"apps": [{{"id": "cp", "platform": "wechat-component", "app_id": "wx5823bf96d3bd56c7",
+              "secret": "S", "callback": {{"token": "QDG6eK", "encoding_aes_key": "{KEY}"}}}}]}}"#
+    ))
+    .unwrap();
+    let mut engine = Engine::new(cfg, NOW).unwrap();
+    let crypto = CallbackCrypto::new("QDG6eK", KEY, "wx5823bf96d3bd56c7").unwrap();
+    let mut created = 1_700_000_000u64;
+    let mut now = NOW;
+    let mut out = Vec::new();
+    c.bench_function("component_ticket_push", |b| {
+        b.iter_batched(
+            || {
+                created += 1;
+                let xml = format!("<xml><AppId><![CDATA[wx5823bf96d3bd56c7]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@{created}]]></ComponentVerifyTicket></xml>");
+                let r = crypto.encrypt(&xml, &created.to_string(), "1320562132", [7; 16]);
+                let query = vec![
+                    ("timestamp".to_string(), r.timestamp.clone()),
+                    ("nonce".to_string(), r.nonce.clone()),
+                    ("msg_signature".to_string(), r.msg_signature.clone()),
+                ];
+                let body = format!("<xml><AppId><![CDATA[wx5823bf96d3bd56c7]]></AppId><Encrypt><![CDATA[{}]]></Encrypt></xml>", r.encrypt);
+                (query, body)
+            },
+            |(query, body)| {
+                now += 1;
+                let p = engine
+                    .handle_push("cp", "POST", &query, body.as_bytes(), now)
+                    .unwrap();
+                assert_eq!(p.ticket_kept, Some(true));
+                out.clear();
+                engine.poll_outputs(now, &mut out);
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
 /// 32,000 calls queued behind a concurrency cap of one, drained one answer
 /// at a time: the cost of the queue per call must not grow with its length.
 fn queue_drain(c: &mut Criterion) {
@@ -183,5 +226,12 @@ fn queue_drain(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, full_cycle, envelopes, callback, queue_drain);
+criterion_group!(
+    benches,
+    full_cycle,
+    envelopes,
+    callback,
+    push_intake,
+    queue_drain
+);
 criterion_main!(benches);

@@ -205,6 +205,21 @@ pub struct AppConfig {
     /// app holds no `secret`.
     #[serde(default)]
     pub credential: Option<CredentialConfig>,
+    /// The app's callback URL keys, for platforms that push the ticket its
+    /// token needs (`wechat-component`, `wecom-suite`): the engine verifies
+    /// and decrypts those pushes itself (`Engine::handle_push`).
+    #[serde(default)]
+    pub callback: Option<CallbackConfig>,
+}
+
+/// The keys of an app's callback URL (the console's "Token" and "EncodingAESKey").
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackConfig {
+    /// The token the signatures are made with.
+    pub token: Secret,
+    /// The 43-character EncodingAESKey.
+    pub encoding_aes_key: Secret,
 }
 
 /// One URL or several.

@@ -53,11 +53,16 @@ pub enum ErrorKind {
     Timeout,
     /// The caller withdrew the call (`Engine::cancel`).
     Cancelled,
+    /// A token that needs a pushed ticket (open-platform component, WeCom
+    /// suite) cannot be fetched: no ticket has arrived within its validity,
+    /// or the platform refused it (61005, 61006, WeCom 40085). Wait for the
+    /// next push, or restart pushes (`api_start_push_ticket`).
+    TicketUnavailable,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::TokenInvalid,
         ErrorKind::CredentialInvalid,
         ErrorKind::SecretFrozen,
@@ -78,6 +83,7 @@ impl ErrorKind {
         ErrorKind::Unknown,
         ErrorKind::Timeout,
         ErrorKind::Cancelled,
+        ErrorKind::TicketUnavailable,
     ];
 
     /// The stable name shared by every language (`"token_invalid"`, …).
@@ -103,6 +109,7 @@ impl ErrorKind {
             ErrorKind::Unknown => "unknown",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::TicketUnavailable => "ticket_unavailable",
         }
     }
 

@@ -24,6 +24,11 @@
 //!    - [`Output::Idle`]: nothing more now; poll again at `wake_at_ms`
 //!      (a refresh, a backoff, a rate-limit refill) or after the next input.
 //!
+//! A third-party platform's app (an open-platform component, a WeCom suite)
+//! also takes the tickets the platform pushes to its callback URL: hand each
+//! such request to [`Engine::handle_push`], answer with its `reply`, then
+//! drain the outputs as above (fleet mode stores the ticket).
+//!
 //! At any time [`Engine::status`] is the operator's snapshot (token ages,
 //! quotas, circuits, alerts in the seed's categories) and
 //! [`Engine::metrics_text`] the Prometheus text: the host serves them, the
@@ -86,7 +91,8 @@
 //!
 //! - `engine/`: the state machine ([`Engine`]): calls and their phases,
 //!   outputs, timers; per-app runtime state; tokens (single flight,
-//!   proactive and reactive refresh), JS-SDK tickets, the fleet protocol
+//!   proactive and reactive refresh), JS-SDK tickets, pushed tickets
+//!   (component, suite), the fleet protocol
 //!   over a host-run store, export and restore of state.
 //! - `policy/`: decisions from counts and clocks: retry safety and backoff,
 //!   host circuits (failover), daily quotas, rate-limit buckets.
@@ -135,7 +141,8 @@ pub use platform::{envelope, profile};
 /// The byte type of request bodies ([`HttpRequest::body`], [`Body::bytes`]).
 pub use bytes::Bytes;
 pub use call::{Body, Call, CallId, Reply};
-pub use config::{AppConfig, Config, QuotaMode, Secret, StoreMode};
+pub use config::{AppConfig, CallbackConfig, Config, QuotaMode, Secret, StoreMode};
+pub use engine::push::Push;
 pub use engine::source::token_id;
 pub use engine::state::STATE_VERSION;
 pub use engine::Engine;

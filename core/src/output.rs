@@ -218,6 +218,16 @@ pub enum Event {
         /// `http` or `store`.
         source: &'static str,
     },
+    /// The platform pushed a newer ticket for a token that needs one
+    /// (`component_verify_ticket`, `suite_ticket`); the engine keeps it.
+    TicketPushed {
+        /// App id.
+        app: String,
+        /// The push's `InfoType`.
+        info_type: String,
+        /// The push's creation time, in the platform's seconds.
+        created_s: u64,
+    },
     /// A cached token was dropped because a call reported it invalid.
     TokenInvalidated {
         /// App id.
@@ -370,6 +380,7 @@ impl Event {
         match self {
             Event::TokenFetched { app, .. }
             | Event::TicketFetched { app, .. }
+            | Event::TicketPushed { app, .. }
             | Event::TokenInvalidated { app, .. }
             | Event::TokenFetchFailed { app, .. }
             | Event::ForceRefreshRefused { app, .. }
@@ -394,7 +405,7 @@ impl Event {
     /// calls until someone acts (or the day ends).
     pub fn level(&self) -> &'static str {
         match self {
-            Event::RetryScheduled { .. } => "debug",
+            Event::RetryScheduled { .. } | Event::TicketPushed { .. } => "debug",
             Event::TokenFetched { .. }
             | Event::TicketFetched { .. }
             | Event::CircuitClosed { .. }

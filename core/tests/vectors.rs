@@ -202,6 +202,22 @@ fn run(scenario: &Value) -> Result<Outcome, String> {
             "cancel" => {
                 engine.cancel(v["id"].as_u64().unwrap(), now);
             }
+            "push" => {
+                let query: Vec<(String, String)> = v["query"]
+                    .as_object()
+                    .ok_or("push query")?
+                    .iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or_default().to_string()))
+                    .collect();
+                let body = v["body"].as_str().unwrap_or_default().as_bytes();
+                let method = v["method"].as_str().unwrap_or("POST");
+                recorded.push(
+                    match engine.handle_push(v["app"].as_str().unwrap(), method, &query, body, now) {
+                        Ok(p) => json!({"push": serde_json::from_str::<Value>(&p.to_json()).unwrap()}),
+                        Err(e) => json!({"push_error": {"kind": e.kind.as_str(), "reason": e.reason, "message": e.message}}),
+                    },
+                );
+            }
             "poll" => {}
             // Recorded before the step's drain, like an input's answer.
             "status" => recorded.push(json!({ "status": engine.status(now) })),
@@ -316,7 +332,15 @@ fn conformance_vectors() {
         failures.join("\n\n")
     );
     assert!(total >= 60, "only {total} scenarios");
-    for p in ["wechat-oa", "wecom", "jing", "cj", "result"] {
+    for p in [
+        "wechat-oa",
+        "wecom",
+        "jing",
+        "cj",
+        "result",
+        "wechat-component",
+        "wecom-suite",
+    ] {
         assert!(platforms.contains(p), "no scenario for {p}");
     }
 }

@@ -3,6 +3,7 @@
 //! configuration it belongs to is the [`Account`] it derefs to.
 
 use crate::engine::credential::Cred;
+use crate::engine::push::PushSlot;
 use crate::engine::queue::RateQueue;
 use crate::engine::ticket::TicketSlot;
 use crate::error::Code;
@@ -25,6 +26,8 @@ pub(crate) struct App {
     pub(crate) blocked: Option<(u64, Option<Code>)>,
     /// JS-SDK tickets by kind (created on first use).
     pub(crate) tickets: HashMap<String, TicketSlot>,
+    /// The pushed ticket its token needs (component, suite), if any.
+    pub(crate) pushed: PushSlot,
 }
 
 impl App {
@@ -39,6 +42,7 @@ impl App {
             queue_wake: None,
             blocked: None,
             tickets: HashMap::new(),
+            pushed: PushSlot::default(),
         }
     }
 }

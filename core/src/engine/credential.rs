@@ -8,6 +8,7 @@
 
 use crate::call::CallId;
 use crate::config::{QuotaMode, Secret, StoreMode};
+use crate::engine::push::TicketFor;
 use crate::engine::{Engine, Purpose, Timer};
 use crate::error::{ApiError, Code, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
@@ -148,11 +149,24 @@ impl Engine {
 
     /// Sends a request to the token endpoint (or, with a refresh token, the refresh endpoint).
     pub(crate) fn http_fetch(&mut self, a: usize, now: u64, forced: bool) {
+        self.http_fetch_with(a, now, forced, false)
+    }
+
+    /// [`Engine::http_fetch`]; `looked`: the store was already searched for a pushed ticket.
+    pub(crate) fn http_fetch_with(&mut self, a: usize, now: u64, forced: bool, looked: bool) {
         let app = &self.apps[a];
         if app.source.is_some() {
             return self.server_fetch(a, now);
         }
         let Some(ep) = app.token.clone() else { return };
+        let ticket = match self.ticket_for_fetch(a, now, forced, looked) {
+            TicketFor::Ready(t) => t,
+            TicketFor::Looking => return,
+            TicketFor::Missing(e) => {
+                return self.token_fetch_failed(a, e, false, None, forced, now)
+            }
+        };
+        let app = &self.apps[a];
         let via_refresh = !forced && app.cred.refresh_token.is_some() && app.refresh.is_some();
         let (ep, refresh_token) = if via_refresh {
             (
@@ -184,8 +198,11 @@ impl Engine {
         }
         let app = &self.apps[a];
         let host = self.circuits.choose(&app.hosts, now, app.cred.failed_hosts);
-        let (url, headers, body) =
-            request::token_request(app, &ep, &app.hosts[host], forced, refresh_token.as_deref());
+        let held = crate::platform::account::Held {
+            refresh_token: refresh_token.as_deref(),
+            ticket: ticket.as_deref(),
+        };
+        let (url, headers, body) = request::token_request(app, &ep, &app.hosts[host], forced, held);
         let method = ep.spec.method.as_str();
         let host_name = app.hosts[host].clone();
         let id = self.next_request_id();
@@ -343,6 +360,12 @@ impl Engine {
                     &resp,
                     now,
                 );
+                if e.kind == ErrorKind::TicketUnavailable {
+                    // The platform refused the pushed ticket (expired, or not
+                    // this component's): sending it again cannot help, so
+                    // fetches fail locally until the next push.
+                    self.apps[a].pushed.current = None;
+                }
                 if via_refresh {
                     // The refresh token is spent or refused: authenticate afresh, once.
                     self.apps[a].cred.refresh_token = None;

@@ -125,6 +125,33 @@ impl Engine {
         });
     }
 
+    /// A `get`'s answer as this app's stored value (version 1, its
+    /// account), else None: a failed read is reported, another account's
+    /// value too (as `what`), anything else is a miss.
+    pub(crate) fn own_value(
+        &mut self,
+        a: usize,
+        r: StoreResult,
+        what: &'static str,
+    ) -> Option<serde_json::Value> {
+        let v: serde_json::Value = match r {
+            StoreResult::Value(Some(v)) => serde_json::from_str(&v).ok()?,
+            StoreResult::Failed(m) => {
+                self.store_failed(a, "get", m);
+                return None;
+            }
+            _ => return None,
+        };
+        if v.get("v").and_then(|x| x.as_u64()) != Some(1) {
+            return None;
+        }
+        if v.get("account").and_then(|x| x.as_str()) != Some(self.apps[a].store_id.as_str()) {
+            self.foreign_value(a, what);
+            return None;
+        }
+        Some(v)
+    }
+
     fn store_failed(&mut self, a: usize, op: &'static str, message: String) {
         let app = self.apps[a].name.clone();
         self.event(Event::StoreUnavailable { app, op, message });
@@ -235,6 +262,7 @@ impl Engine {
                 _ => {}
             },
             StorePurpose::TicketRead(a, kind) => self.on_ticket_read(a, kind, result, now),
+            StorePurpose::PushedRead(a, forced) => self.on_pushed_read(a, forced, result, now),
             StorePurpose::QuotaReserve(id, a, key, path, delta) => {
                 let count = match result {
                     StoreResult::Count(n) => Some(n),

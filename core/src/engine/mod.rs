@@ -6,6 +6,7 @@
 mod app;
 pub(crate) mod credential;
 mod fleet;
+pub(crate) mod push;
 mod queue;
 mod report;
 pub(crate) mod source;
@@ -125,6 +126,8 @@ pub(crate) enum StorePurpose {
     /// Call, app, counter key, API path, delta.
     QuotaReserve(CallId, usize, String, String, i64),
     TicketRead(usize, String),
+    /// A pushed ticket looked up before a token fetch (forced or not).
+    PushedRead(usize, bool),
 }
 
 /// Times beyond this (about the year 287,000) are taken as this, so that no
@@ -171,7 +174,7 @@ fn clock_error() -> ApiError {
     e
 }
 
-fn clamp(now_ms: u64) -> u64 {
+pub(crate) fn clamp(now_ms: u64) -> u64 {
     now_ms.min(MAX_TIME_MS)
 }
 

@@ -140,7 +140,20 @@ fn build(e: &Engine, now: u64) -> Value {
                     "code": r.code,
                 })
             });
-            json!({
+            // For a component or suite only: the pushed ticket's age, never its value.
+            let pushed = app.rt.profile.pushed_ticket.as_ref().map(|spec| {
+                app.pushed.current.as_ref().map(|p| {
+                    let until = p.received_ms.saturating_add(spec.valid_ms);
+                    json!({
+                        "created_s": p.created_s,
+                        "received_at_ms": p.received_ms,
+                        "age_ms": now.saturating_sub(p.received_ms),
+                        "valid_until_ms": until,
+                        "usable": now < until,
+                    })
+                })
+            });
+            let mut row = json!({
                 "app": app.name,
                 "platform": app.platform,
                 "credential": credential,
@@ -152,7 +165,11 @@ fn build(e: &Engine, now: u64) -> Value {
                 "in_flight": app.inflight,
                 "waiting_for_token": loads[a].waiting_for_token,
                 "blocked_until_ms": app.blocked.as_ref().map(|b| b.0).filter(|&u| now < u),
-            })
+            });
+            if let Some(pushed) = pushed {
+                row["pushed_ticket"] = pushed.unwrap_or(Value::Null);
+            }
+            row
         })
         .collect();
     let resets = quota::next_reset(now);

@@ -47,6 +47,11 @@ impl Engine {
                         "refresh_at_ms": t.refresh_at,
                     })),
                     "refresh_token": c.refresh_token.as_ref().map(Secret::expose),
+                    "pushed_ticket": app.pushed.current.as_ref().map(|p| json!({
+                        "value": p.value.expose(),
+                        "created_s": p.created_s,
+                        "received_at_ms": p.received_ms,
+                    })),
                     "quota": {"day": app.quota.day, "paths": paths},
                     "blocked": app.blocked.as_ref().map(|(until, code)| json!({"until_ms": until, "code": code})),
                     "forced": {"day": c.forced_day, "count": c.forced_count, "last_ms": c.last_forced_ms},
@@ -138,6 +143,39 @@ impl Engine {
                 }
                 if let Some(r) = s.get("refresh_token").and_then(Value::as_str) {
                     e.apps[a].cred.refresh_token = Some(Secret::new(r));
+                }
+                if let Some(p) = s.get("pushed_ticket").filter(|p| !p.is_null()) {
+                    let field = |f: &str| {
+                        p.get(f)
+                            .ok_or_else(|| bad(at(&format!("pushed_ticket.{f}"))))
+                    };
+                    let value = field("value")?
+                        .as_str()
+                        .ok_or_else(|| bad(at("pushed_ticket.value")))?;
+                    let created_s = field("created_s")?
+                        .as_u64()
+                        .ok_or_else(|| bad(at("pushed_ticket.created_s")))?;
+                    let received_ms = field("received_at_ms")?
+                        .as_u64()
+                        .ok_or_else(|| bad(at("pushed_ticket.received_at_ms")))?
+                        .min(now_ms);
+                    let valid_ms = e.apps[a]
+                        .rt
+                        .profile
+                        .pushed_ticket
+                        .as_ref()
+                        .map(|t| t.valid_ms);
+                    match valid_ms {
+                        Some(v) if now_ms < received_ms.saturating_add(v) => {
+                            e.apps[a].pushed.current = Some(crate::engine::push::Pushed {
+                                value: Secret::new(value),
+                                created_s,
+                                received_ms,
+                            });
+                        }
+                        Some(_) => e.dropped(a, "pushed_ticket", "expired".into()),
+                        None => {}
+                    }
                 }
                 if let Some(q) = s.get("quota") {
                     let app = &mut e.apps[a];

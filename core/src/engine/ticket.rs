@@ -127,33 +127,13 @@ impl Engine {
 
     /// A store read for a ticket: adopt a fresh one, or fetch.
     pub(crate) fn on_ticket_read(&mut self, a: usize, kind: String, r: StoreResult, now: u64) {
-        let stored = match r {
-            StoreResult::Value(Some(v)) => serde_json::from_str::<Value>(&v).ok(),
-            StoreResult::Failed(m) => {
-                let app = self.apps[a].name.clone();
-                self.event(Event::StoreUnavailable {
-                    app,
-                    op: "get",
-                    message: m,
-                });
-                None
-            }
-            _ => None,
-        };
-        let account = self.apps[a].store_id.clone();
-        let stored = stored.filter(|v| {
-            let mine = v.get("account").and_then(Value::as_str) == Some(account.as_str());
-            if !mine && v.get("v").and_then(Value::as_u64) == Some(1) {
-                self.foreign_value(a, "ticket");
-            }
-            mine
-        });
+        let stored = self.own_value(a, r, "ticket");
         let fresh = stored.and_then(|v| {
             let t = v.get("ticket")?.as_str()?.to_string();
             let exp = v.get("expires_at_ms")?.as_u64()?;
             let refresh = v.get("refresh_at_ms")?.as_u64()?;
             // Never past its expiry, whatever refresh point the value claims.
-            (v.get("v")?.as_u64()? == 1 && now < refresh && now < exp).then_some((t, exp, refresh))
+            (now < refresh && now < exp).then_some((t, exp, refresh))
         });
         match fresh {
             Some((t, exp, refresh)) => {

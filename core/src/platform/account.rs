@@ -65,6 +65,8 @@ pub(crate) struct Account {
     pub(crate) security: Option<Box<crate::crypto::api_security::AppSecurity>>,
     /// A token server (or its relay) in place of the platform's token endpoint.
     pub(crate) source: Option<Arc<Source>>,
+    /// The callback keys that verify and decrypt pushed tickets.
+    pub(crate) callback: Option<crate::crypto::callback::CallbackCrypto>,
 }
 
 impl Account {
@@ -72,18 +74,20 @@ impl Account {
         self.limits.get(path).copied()
     }
 
-    /// Expands `{app_id}`, `{secret}`, `{corp_id}`, `{agent_id}`, `{refresh_token}`.
-    pub(crate) fn render(&self, template: &str, refresh_token: Option<&str>) -> String {
+    /// Expands `{app_id}`, `{secret}`, `{corp_id}`, `{agent_id}`, and the
+    /// credentials the engine holds: `{refresh_token}`, `{ticket}` (pushed).
+    pub(crate) fn render(&self, template: &str, held: Held<'_>) -> String {
         if !template.contains('{') {
             return template.to_string();
         }
         let mut out = template.to_string();
-        let vars: [(&str, Option<&str>); 5] = [
+        let vars: [(&str, Option<&str>); 6] = [
             ("{app_id}", self.app_id.as_deref()),
             ("{secret}", Some(self.secret.expose())),
             ("{corp_id}", self.corp_id.as_deref()),
             ("{agent_id}", self.agent_id.as_deref()),
-            ("{refresh_token}", refresh_token),
+            ("{refresh_token}", held.refresh_token),
+            ("{ticket}", held.ticket),
         ];
         for (name, value) in vars {
             if out.contains(name) {
@@ -92,6 +96,13 @@ impl Account {
         }
         out
     }
+}
+
+/// Credentials the engine holds that a token request may carry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Held<'a> {
+    pub(crate) refresh_token: Option<&'a str>,
+    pub(crate) ticket: Option<&'a str>,
 }
 
 /// One part of a store key: `%`, `:` and `=` percent-encoded, so parts
@@ -499,6 +510,39 @@ pub(crate) fn resolve(
         )?)),
     };
 
+    let callback = match (&a.callback, &p.pushed_ticket) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                at("callback"),
+                format!(
+                    "platform `{}` pushes no ticket to the app: verify its callbacks with CallbackCrypto",
+                    p.name
+                ),
+            ))
+        }
+        (None, Some(t)) if a.credential.is_none() => {
+            return Err(ConfigError::new(
+                at("callback"),
+                format!(
+                    "required for platform `{}`: its token needs the `{}` the platform pushes to the callback URL",
+                    p.name, t.info_type
+                ),
+            ))
+        }
+        (None, Some(_)) => None,
+        (Some(c), Some(_)) => {
+            let receive_id = a.app_id.as_deref().unwrap_or_default();
+            let crypto = crate::crypto::callback::CallbackCrypto::new(
+                c.token.expose(),
+                c.encoding_aes_key.expose(),
+                receive_id,
+            )
+            .map_err(|e| ConfigError::new(at("callback.encoding_aes_key"), e.message))?;
+            Some(crypto)
+        }
+    };
+
     Ok(Account {
         name: a.id.clone(),
         secret: a.secret.clone().unwrap_or_default(),
@@ -517,6 +561,7 @@ pub(crate) fn resolve(
         account_id,
         security,
         source,
+        callback,
         rt,
     })
 }

@@ -14,12 +14,20 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// The built-in profiles: (name, JSON text).
-pub const BUILTIN: [(&str, &str); 5] = [
+pub const BUILTIN: [(&str, &str); 7] = [
     ("wechat-oa", include_str!("../../profiles/wechat-oa.json")),
     ("wecom", include_str!("../../profiles/wecom.json")),
     ("jing", include_str!("../../profiles/jing.json")),
     ("cj", include_str!("../../profiles/cj.json")),
     ("result", include_str!("../../profiles/result.json")),
+    (
+        "wechat-component",
+        include_str!("../../profiles/wechat-component.json"),
+    ),
+    (
+        "wecom-suite",
+        include_str!("../../profiles/wecom-suite.json"),
+    ),
 ];
 
 /// How a response body says success or failure (see DESIGN "Envelopes").
@@ -173,6 +181,26 @@ pub struct TicketEndpoint {
     pub query: Vec<(String, String)>,
 }
 
+/// A ticket the platform pushes to the app's callback URL and the token
+/// endpoint needs (`{ticket}`): the open platform's
+/// `component_verify_ticket`, a WeCom suite's `suite_ticket`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PushedTicket {
+    /// The push's `InfoType` that carries it.
+    pub info_type: String,
+    /// The plaintext field naming whom it is for (`AppId`, `SuiteId`): must
+    /// be the app's `app_id`.
+    pub id_field: String,
+    /// The plaintext field of the ticket.
+    pub ticket_field: String,
+    /// The plaintext field of its creation time in seconds (`CreateTime`,
+    /// `TimeStamp`): only a newer push replaces the ticket.
+    pub time_field: String,
+    /// How long the platform accepts a ticket after it arrived.
+    pub valid_ms: u64,
+}
+
 /// A platform profile.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,6 +254,10 @@ pub struct Profile {
     /// JS-SDK tickets by kind (`jsapi`, `wx_card`, `agent_config`).
     #[serde(default)]
     pub tickets: BTreeMap<String, TicketEndpoint>,
+    /// The ticket the platform pushes, for platforms whose token needs one;
+    /// apps on them need `callback` to receive it.
+    #[serde(default)]
+    pub pushed_ticket: Option<PushedTicket>,
     /// Default rate limits.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,

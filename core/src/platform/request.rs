@@ -1,7 +1,7 @@
 //! Building the HTTP requests: URLs with encoded queries, token placement,
 //! token-endpoint parameters.
 
-use crate::platform::account::{Account as App, Endpoint};
+use crate::platform::account::{Account as App, Endpoint, Held};
 use crate::platform::profile::{ParamsIn, PlacementIn};
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters stay).
@@ -64,7 +64,7 @@ pub(crate) fn call_request(
                 );
             }
             for (k, v) in &pl.extra {
-                push_pair(&mut url, &mut first, k, &app.render(v, None));
+                push_pair(&mut url, &mut first, k, &app.render(v, Held::default()));
             }
         }
         PlacementIn::Header => {
@@ -73,7 +73,7 @@ pub(crate) fn call_request(
                 format!("{}{}", pl.prefix, token),
             ));
             for (k, v) in &pl.extra {
-                headers.push((k.to_ascii_lowercase(), app.render(v, None)));
+                headers.push((k.to_ascii_lowercase(), app.render(v, Held::default())));
             }
         }
     }
@@ -89,7 +89,7 @@ pub(crate) fn token_request(
     ep: &Endpoint,
     host: &str,
     forced: bool,
-    refresh_token: Option<&str>,
+    held: Held<'_>,
 ) -> (String, Vec<(String, String)>, Vec<u8>) {
     let mut url = format!("{host}{}", ep.path);
     let mut headers = Vec::new();
@@ -97,7 +97,7 @@ pub(crate) fn token_request(
         .spec
         .params
         .iter()
-        .map(|(k, v)| (k.clone(), app.render(v, refresh_token)))
+        .map(|(k, v)| (k.clone(), app.render(v, held)))
         .collect();
     let body = match ep.spec.params_in {
         ParamsIn::Query => {

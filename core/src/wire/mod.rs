@@ -94,6 +94,21 @@ pub fn store_result_from_json(json: &[u8]) -> StoreResult {
 }
 
 impl Engine {
+    /// [`Engine::handle_push`] with the query as JSON (`{"name": "value"}`
+    /// or pairs, as for callbacks); the answer as [`crate::Push::to_json`].
+    pub fn handle_push_json(
+        &mut self,
+        app: &str,
+        method: &str,
+        query_json: &[u8],
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<String, crate::callback::CallbackError> {
+        let query = crate::callback::query_from_json(query_json)?;
+        self.handle_push(app, method, &query, body, now_ms)
+            .map(|p| p.to_json())
+    }
+
     /// [`Engine::submit`] from a JSON call spec and an optional body.
     pub fn submit_json(&mut self, spec: &[u8], body: Option<&[u8]>, now_ms: u64) -> CallId {
         self.submit_json_owned(spec, body.map(<[u8]>::to_vec), now_ms)

@@ -11,9 +11,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import config_errors, fleet, monitoring, oa_policies, oa_tokens, platforms, regressions, robustness, sources, tickets  # noqa: E402
+import components, config_errors, fleet, monitoring, oa_policies, oa_tokens, platforms, regressions, robustness, sources, tickets  # noqa: E402
 
-MODULES = [oa_tokens, oa_policies, platforms, tickets, fleet, config_errors, regressions, robustness, sources, monitoring]
+MODULES = [oa_tokens, oa_policies, platforms, tickets, fleet, config_errors, regressions, robustness, sources, monitoring, components]
 
 
 def render(mod):

@@ -1,0 +1,224 @@
+"""Third-party platforms: pushed tickets (open-platform component_verify_ticket,
+WeCom suite_ticket) verified, checked against the app and kept by creation
+time; the component and suite tokens fetched with them; ticket errors.
+
+The pushes are sealed by make_pushes.py with Python's `cryptography`
+(pushes.json), never by the engine."""
+import json as _json
+import os as _os
+
+from common import *
+
+with open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "pushes.json"), encoding="utf-8") as _f:
+    _P = _json.load(_f)
+
+PUSHES = _P["pushes"]
+CP = _P["component_appid"]
+SUITE = _P["suite_id"]
+CB = {"token": _P["token"], "encoding_aes_key": _P["encoding_aes_key"]}
+PRE = "/cgi-bin/component/api_create_preauthcode"
+CT = "/cgi-bin/component/api_component_token"
+ST = "/cgi-bin/service/get_suite_token"
+SUITE_PRE = "/cgi-bin/service/get_pre_auth_code"
+TICKET = "component_verify_ticket"
+
+
+def component(**kw):
+    app = {"id": "cp", "platform": "wechat-component", "app_id": CP, "secret": "CSECRET", "callback": CB}
+    app.update(kw)
+    return app
+
+
+def suite(**kw):
+    app = {"id": "suite", "platform": "wecom-suite", "app_id": SUITE, "secret": "SSECRET", "callback": CB}
+    app.update(kw)
+    return app
+
+
+def push(t, name, app="cp", **override):
+    p = PUSHES[name]
+    v = {"app": app, "method": "POST", "query": dict(p["query"]), "body": p["body"]}
+    v["query"].update(override)
+    return {"now_ms": t, "input": {"push": v}}
+
+
+def pushed(info_type=TICKET, kept=True, **kw):
+    v = {"reply": "success", "info_type": info_type, "ticket_kept": kept}
+    v.update(kw)
+    return {"push": v}
+
+
+def refused(kind, reason):
+    return {"push_error": {"kind": kind, "reason": reason}}
+
+
+def kept_ev(created, app="cp", info_type=TICKET):
+    return ev("ticket_pushed", app=app, info_type=info_type, created_s=created)
+
+
+def ct_fetch(id, ticket):
+    return send(id, "POST", f"{OA}{CT}",
+                json={"component_appid": CP, "component_appsecret": "CSECRET", "component_verify_ticket": ticket},
+                headers={"content-type": "application/json"})
+
+
+def pre(id, token):
+    return send(id, "POST", f"{OA}{PRE}?component_access_token={token}", json={"component_appid": CP},
+                headers={"content-type": "application/json"})
+
+
+def submit_pre(t):
+    return submit(t, PRE, app="cp", method="POST", json={"component_appid": CP})
+
+
+def ctok(token, expires_in=7200):
+    return {"component_access_token": token, "expires_in": expires_in}
+
+
+PAC = {"pre_auth_code": "PAC1", "expires_in": 600}
+T12H = 12 * HOUR
+
+FILE = "components"
+SCENARIOS = [
+    scenario(
+        "component: a pushed ticket is kept without fetching; the first call fetches the token with it",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, ctok("CT1")),
+         [fetched(T0 + 1000 + 2 * HOUR, T0 + 1000 + HOUR, app="cp"), pre(2, "CT1"), idle(T0 + 1000 + HOUR)]),
+        (resp(T0 + 1200, 2, PAC), [ok(1, json=PAC), idle(T0 + 1000 + HOUR)]),
+        about="A push never fetches (a component token fetch kills the previous token after 5 minutes); "
+              "the token goes in the query as component_access_token.",
+    ),
+    scenario(
+        "component: without a pushed ticket the token fetch fails at once with ticket_unavailable, nothing sent",
+        cfg(component()),
+        (submit_pre(T0), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable", code=None),
+                          err(1, "ticket_unavailable", app="cp"), idle()]),
+        (push(T0 + 1000, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit_pre(T0 + 2000), [ct_fetch(1, "ticket@@@one"), idle()]),
+    ),
+    scenario(
+        "component: only a later CreateTime replaces the ticket; forged, foreign and malformed pushes change nothing",
+        cfg(component()),
+        (push(T0, "ticket_2"), [pushed(), kept_ev(1700000600), idle()]),
+        (push(T0 + 10, "ticket_1"), [pushed(kept=False), idle()]),
+        (push(T0 + 20, "ticket_old"), [pushed(kept=False), idle()]),
+        (push(T0 + 30, "ticket_same_time"), [pushed(kept=False), idle()]),
+        (push(T0 + 40, "ticket_1", nonce="999"), [refused("signature_invalid", "bad_signature"), idle()]),
+        (push(T0 + 50, "ticket_foreign"), [refused("signature_invalid", "foreign_app"), idle()]),
+        (push(T0 + 60, "ticket_no_value"), [refused("invalid_request", "missing_field"), idle()]),
+        (push(T0 + 70, "malformed"), [refused("invalid_request", "malformed_body"), idle()]),
+        (push(T0 + 80, "ticket_2", app="nobody"), [refused("config", "unknown_app"), idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@two"), idle()]),
+    ),
+    scenario(
+        "component: other pushes (unauthorized) are verified and handed to the host, the ticket untouched",
+        cfg(component()),
+        (push(T0, "unauthorized"),
+         [pushed(info_type="unauthorized", kept=None,
+                 message={"AppId": CP, "CreateTime": "1700001200", "InfoType": "unauthorized",
+                          "AuthorizerAppid": "wxAUTH1"}), idle()]),
+        (submit_pre(T0 + 1000), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable"),
+                                 err(1, "ticket_unavailable"), idle()]),
+    ),
+    scenario(
+        "component: 61006 from api_component_token is ticket_unavailable; the refused ticket is not sent again",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, werr(61006, "component ticket is invalid")),
+         [ev("token_fetch_failed", app="cp", kind="ticket_unavailable", code=61006),
+          err(1, "ticket_unavailable", code=61006), idle()]),
+        (submit_pre(T0 + 2000), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable", code=None),
+                                 err(2, "ticket_unavailable"), idle()]),
+        (push(T0 + 3000, "ticket_2"), [pushed(), kept_ev(1700000600), idle()]),
+        (submit_pre(T0 + 4000), [ct_fetch(2, "ticket@@@two"), idle()]),
+    ),
+    scenario(
+        "component: 40001 from api_component_token is a credential error, not an invalid token: one request, no loop",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, werr(40001, "invalid credential")),
+         [ev("token_fetch_failed", app="cp", kind="credential_invalid", code=40001),
+          err(1, "credential_invalid", code=40001), idle()]),
+    ),
+    scenario(
+        "component: 42001 from a component call invalidates that token; one fetch with the held ticket, one resend",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, ctok("CT1")),
+         [fetched(T0 + 1000 + 2 * HOUR, T0 + 1000 + HOUR, app="cp"), pre(2, "CT1"), idle(T0 + 1000 + HOUR)]),
+        (resp(T0 + 1200, 2, werr(42001, "access_token expired")),
+         [ev("token_invalidated", app="cp", code=42001), ct_fetch(3, "ticket@@@one"), idle()]),
+        (resp(T0 + 1300, 3, ctok("CT2")),
+         [fetched(T0 + 1200 + 2 * HOUR, T0 + 1200 + HOUR, app="cp"), pre(4, "CT2"), idle(T0 + 1200 + HOUR)]),
+        (resp(T0 + 1400, 4, PAC), [ok(1, json=PAC), idle(T0 + 1200 + HOUR)]),
+    ),
+    scenario(
+        "component: the ticket survives a restart; it serves 12 h after it arrived, then fetches fail locally",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (restart(T0 + 10), [idle()]),
+        (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, ctok("CT1", expires_in=60)),
+         [fetched(T0 + 1000 + 60_000, T0 + 1000 + 30_000, app="cp"), pre(2, "CT1"), idle(T0 + 31_000)]),
+        (resp(T0 + 1200, 2, PAC), [ok(1, json=PAC), idle(T0 + 31_000)]),
+        (poll(T0 + T12H), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable"), idle()]),
+        (submit_pre(T0 + T12H + 1), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable"),
+                                     err(2, "ticket_unavailable"), idle()]),
+    ),
+    scenario(
+        "fleet: a process with no ticket reads the one another process stored before fetching; a kept push is stored",
+        cfg(component(), store="external", instance_id="p1", entropy=ENTROPY),
+        (submit_pre(T0), [store(1, "get", f"wxcore:token:wechat-component:{CP}:component"), idle()]),
+        (sres(T0 + 10, 1, value=None),
+         [store(2, "lock", f"wxcore:lock:wechat-component:{CP}:component", owner=owner()), idle()]),
+        (sres(T0 + 20, 2, locked=True), [store(3, "get", f"wxcore:token:wechat-component:{CP}:component"), idle()]),
+        (sres(T0 + 30, 3, value=None), [store(4, "get", f"wxcore:pushed:wechat-component:{CP}:component"), idle()]),
+        (sres(T0 + 40, 4, value=_json.dumps({"v": 1, "account": f"wechat-component:{CP}:component",
+                                              "ticket": "ticket@@@elsewhere", "created_s": 1700000000,
+                                              "received_at_ms": T0 - 60_000})),
+         [ct_fetch(1, "ticket@@@elsewhere"), idle()]),
+        (push(T0 + 50, "ticket_2"),
+         [pushed(), kept_ev(1700000600),
+          store(5, "set", f"wxcore:pushed:wechat-component:{CP}:component", ttl_ms=T12H,
+                value_json={"v": 1, "account": f"wechat-component:{CP}:component", "ticket": "ticket@@@two",
+                            "created_s": 1700000600, "received_at_ms": T0 + 50}),
+          idle()]),
+    ),
+    scenario(
+        "wecom suite: the suite_ticket sample is kept for its SuiteId; get_suite_token answers without errcode",
+        cfg(suite()),
+        (push(T0, "suite_ticket", app="suite"),
+         [pushed(info_type="suite_ticket"), kept_ev(1403610513, app="suite", info_type="suite_ticket"), idle()]),
+        (submit(T0 + 1000, SUITE_PRE, app="suite"),
+         [send(1, "POST", f"{QY}{ST}",
+               json={"suite_id": SUITE, "suite_secret": "SSECRET", "suite_ticket": "asdfasfdasdfasdf"},
+               headers={"content-type": "application/json"}), idle()]),
+        (resp(T0 + 1100, 1, {"suite_access_token": "SAT1", "expires_in": 7200}),
+         [fetched(T0 + 1000 + 2 * HOUR, T0 + 1000 + HOUR, app="suite"),
+          send(2, "GET", f"{QY}{SUITE_PRE}?suite_access_token=SAT1"), idle(T0 + 1000 + HOUR)]),
+        (resp(T0 + 1200, 2, werr(42009, "suite_access_token expired")),
+         [ev("token_invalidated", app="suite", code=42009),
+          send(3, "POST", f"{QY}{ST}",
+               json={"suite_id": SUITE, "suite_secret": "SSECRET", "suite_ticket": "asdfasfdasdfasdf"}),
+          idle()]),
+        (resp(T0 + 1300, 3, {"suite_access_token": "SAT2", "expires_in": 7200}),
+         [fetched(T0 + 1200 + 2 * HOUR, T0 + 1200 + HOUR, app="suite"),
+          send(4, "GET", f"{QY}{SUITE_PRE}?suite_access_token=SAT2"), idle(T0 + 1200 + HOUR)]),
+        (resp(T0 + 1400, 4, {"errcode": 0, "pre_auth_code": "SPAC", "expires_in": 1200}),
+         [ok(1, json={"errcode": 0, "pre_auth_code": "SPAC", "expires_in": 1200}), idle(T0 + 1200 + HOUR)]),
+        about="The suite ticket is valid 30 minutes; 42009 (suite_access_token expired) is compare-and-invalidate "
+              "and one resend, like 42001.",
+    ),
+    config_scenario("config: a component needs its callback keys", cfg(component(callback=None)), "apps[0].callback"),
+    config_scenario("config: a component's EncodingAESKey must be 43 base64 characters",
+                    cfg(component(callback={"token": "x", "encoding_aes_key": "short"})),
+                    "apps[0].callback.encoding_aes_key"),
+    config_scenario("config: callback keys on a platform that pushes no ticket",
+                    cfg(oa(callback=CB)), "apps[0].callback"),
+]
