@@ -426,6 +426,24 @@ impl Engine {
             .handle_store_result_json(op_id, result, now_ms)
     }
 
+    /// A request to an app's callback URL where the platform pushes the
+    /// ticket its token needs (see the core's `Engine::handle_push`): the
+    /// query as JSON, the body as sent. Returns `{"reply", "info_type",
+    /// "ticket_kept", "message"}`; answer the platform with `reply`. A
+    /// refused push raises `Callback` (nothing changed).
+    pub fn handle_push(
+        &self,
+        app: String,
+        method: String,
+        query_json: &[u8],
+        body: &[u8],
+        now_ms: u64,
+    ) -> Result<String, WxError> {
+        Ok(self
+            .engine()
+            .handle_push_json(&app, &method, query_json, body, now_ms)?)
+    }
+
     /// Submits and returns the outputs at once: `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
     pub fn submit_poll(&self, spec: &[u8], now_ms: u64) -> String {
         self.engine().submit_poll_json(spec, None, now_ms)

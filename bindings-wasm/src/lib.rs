@@ -423,6 +423,23 @@ impl Engine {
         self.inner.cancel(u(call_id), u(now_ms))
     }
 
+    /// A request to an app's callback URL carrying a pushed ticket (see the
+    /// core's `Engine::handle_push`); throws a WxError with `kind` and
+    /// `reason` when refused.
+    #[wasm_bindgen(js_name = handlePush)]
+    pub fn handle_push(
+        &mut self,
+        app: &str,
+        method: &str,
+        query_json: &str,
+        body: &[u8],
+        now_ms: f64,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .handle_push_json(app, method, query_json.as_bytes(), body, u(now_ms))
+            .map_err(refused)
+    }
+
     /// Submits and returns the outputs at once: `{"call_id": n, "outputs": […], "wake_at_ms": …}`.
     #[wasm_bindgen(js_name = submitPoll)]
     pub fn submit_poll(&mut self, spec: &str, body: Option<Vec<u8>>, now_ms: f64) -> String {

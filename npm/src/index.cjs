@@ -101,6 +101,21 @@ class Engine {
     this._e.handleStoreResult(id, typeof result === 'string' ? result : JSON.stringify(result), nowMs);
   }
 
+  /**
+   * A request to an app's callback URL where the platform pushes the ticket
+   * its token needs (component_verify_ticket, suite_ticket): verified,
+   * decrypted and kept if newer. Returns `{ reply, info_type, ticket_kept,
+   * message }`; answer the platform with `reply`. A refused push throws a
+   * WxError with `kind` and `reason`, and changes nothing.
+   */
+  handlePush(app, method, query, body, nowMs = Date.now()) {
+    const q = typeof query === 'string' ? query : JSON.stringify(query instanceof URLSearchParams ? [...query] : query);
+    const b = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      return JSON.parse(this._e.handlePush(app, method, q, b, nowMs));
+    } catch (e) { throw WxError.wrap(e); }
+  }
+
   /** Submits and returns the outputs at once: `{ callId, outputs, wakeAtMs }`. */
   submitPoll(spec, body, nowMs = Date.now()) {
     const p = JSON.parse(this._e.submitPoll(typeof spec === 'string' ? spec : JSON.stringify(spec), body, nowMs));
@@ -268,6 +283,25 @@ class Client extends EventEmitter {
       this._pending.set(callId, { resolve, reject, full: false });
       this._process(outputs, wakeAtMs);
     });
+  }
+
+  /**
+   * A request to the callback URL of an app whose token needs a pushed
+   * ticket (`wechat-component`, `wecom-suite`): the engine verifies it,
+   * checks it names the app, and keeps a newer ticket (shared through the
+   * store in fleet mode); it never fetches a token by itself. Answer the
+   * platform with `reply` at once. Other pushes (authorizations, suite
+   * events) come back verified as `message`. A refused push throws a
+   * WxError (`signature_invalid`, `invalid_request`, `config`) whose
+   * `reason` says why; nothing changed.
+   */
+  handlePush(app, method, query, body) {
+    const p = this.engine.handlePush(app, method, query, body, this._now());
+    this._pump();
+    return {
+      reply: p.reply, infoType: p.info_type, ticketKept: p.ticket_kept,
+      message: p.message ? new CallbackMessage(p.message) : null,
+    };
   }
 
   exportState() { return this.engine.exportState(); }

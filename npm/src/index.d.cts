@@ -5,7 +5,8 @@ export type ErrorKind =
   | 'token_invalid' | 'credential_invalid' | 'secret_frozen' | 'ip_not_whitelisted'
   | 'admin_confirmation_required' | 'ip_blocked' | 'rate_limited' | 'quota_exhausted' | 'busy'
   | 'invalid_request' | 'permission_denied' | 'not_following' | 'business' | 'malformed_response'
-  | 'transport' | 'signature_invalid' | 'config' | 'unknown' | 'timeout' | 'cancelled';
+  | 'transport' | 'signature_invalid' | 'config' | 'unknown' | 'timeout' | 'cancelled'
+  | 'ticket_unavailable';
 
 export const KINDS: readonly ErrorKind[];
 
@@ -60,7 +61,7 @@ export function jssdkConfig(appId: string, jsapiTicket: string, url: string, non
 
 export interface AppConfig {
   id: string;
-  platform: 'wechat-oa' | 'wecom' | 'jing' | 'cj' | 'result' | (string & {});
+  platform: 'wechat-oa' | 'wecom' | 'jing' | 'cj' | 'result' | 'wechat-component' | 'wecom-suite' | (string & {});
   app_id?: string;
   corp_id?: string;
   agent_id?: string;
@@ -76,6 +77,8 @@ export interface AppConfig {
   quota?: QuotaConfig;
   /** Seal and sign calls to these APIs (WeChat server API security). */
   api_security?: ApiSecurityConfig;
+  /** The callback URL's keys, for platforms that push the ticket the token needs (`wechat-component`, `wecom-suite`). */
+  callback?: { token: string; encoding_aes_key: string };
 }
 
 export interface ApiSecurityConfig {
@@ -288,6 +291,15 @@ export class Client extends EventEmitter {
   call<T = any>(app: string, method: string, path: string, options?: CallOptions & { full?: false }): Promise<T>;
   call<T = any>(app: string, method: string, path: string, options: CallOptions & { full: true }): Promise<FullReply<T>>;
   on(event: 'event', listener: (event: WxEvent) => void): this;
+  /**
+   * A request to the callback URL of an app whose token needs a pushed ticket
+   * (`wechat-component`, `wecom-suite`): verified, checked against the app,
+   * kept if newer. Answer the platform with `reply` at once. Throws a WxError
+   * with `reason` when refused (nothing changed).
+   */
+  handlePush(app: string, method: string, query: Record<string, string> | [string, string][] | URLSearchParams | string, body: Uint8Array | string): {
+    reply: string; infoType: string; ticketKept: boolean | null; message: CallbackMessage | null;
+  };
   exportState(): string;
   /** The status snapshot: tokens by id (never their value), quotas, circuits, alerts. */
   status(): Status;
@@ -315,6 +327,18 @@ export type FrameOutput =
   | { event: WxEvent };
 
 /** The engine, for custom drivers. */
+/** What a push to a callback URL came to (`Engine.handlePush`). */
+export interface Push {
+  /** The body to answer the platform with (`success`, or a URL check's echo). */
+  reply: string;
+  /** The push's InfoType (empty for a URL check). */
+  info_type: string;
+  /** For a ticket push: whether it replaced the held ticket (false: not newer). */
+  ticket_kept: boolean | null;
+  /** Any other push (authorizations, suite events), verified and decrypted, for the host to act on. */
+  message: Record<string, unknown> | null;
+}
+
 export class Engine {
   constructor(config: Config | string, nowMs?: number);
   static restore(config: Config | string, state: string, nowMs?: number): Engine;
@@ -324,6 +348,12 @@ export class Engine {
   /** Withdraws a call: it completes with kind `cancelled`; false if it had already completed. */
   cancel(callId: number, nowMs?: number): boolean;
   handleStoreResult(id: number, result: StoreResult | string, nowMs?: number): void;
+  /**
+   * A request to an app's callback URL carrying a pushed ticket (open-platform
+   * component, WeCom suite): verified, decrypted, kept if newer. Answer the
+   * platform with `reply`; a refused push throws a WxError with `reason`.
+   */
+  handlePush(app: string, method: string, query: Record<string, string> | [string, string][] | URLSearchParams | string, body: Uint8Array | string, nowMs?: number): Push;
   /** Submits and returns the outputs at once (one boundary crossing). */
   submitPoll(spec: Parameters<Engine['submit']>[0], body?: Uint8Array, nowMs?: number): { callId: number; outputs: Output[]; wakeAtMs: number | null };
   /** Feeds an HTTP answer and returns the outputs it caused (one boundary crossing). */

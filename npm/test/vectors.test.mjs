@@ -95,6 +95,14 @@ function run(s) {
       }
     } else if (kind === 'cancel') {
       engine.cancel(v.id, now);
+    } else if (kind === 'push') {
+      // Recorded before the step's drain, as the Rust runner does.
+      try {
+        recorded.push({ push: engine.handlePush(v.app, v.method, v.query, Buffer.from(v.body), now) });
+      } catch (e) {
+        assert.ok(e instanceof WxError, String(e));
+        recorded.push({ push_error: { kind: e.kind, reason: e.reason } });
+      }
     } else if (kind === 'status') {
       // Recorded before the step's drain, as the Rust runner does.
       recorded.push({ status: engine.status(now) });
@@ -124,7 +132,7 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
 test('there are scenarios for every platform', () => {
   const platforms = new Set(scenarios.flatMap(([, s]) => s.config.apps.map((a) => a.platform)));
   assert.ok(scenarios.length >= 60);
-  for (const p of ['wechat-oa', 'wecom', 'jing', 'cj', 'result']) assert.ok(platforms.has(p), p);
+  for (const p of ['wechat-oa', 'wecom', 'jing', 'cj', 'result', 'wechat-component', 'wecom-suite']) assert.ok(platforms.has(p), p);
 });
 
 for (const [file, s] of scenarios) {

@@ -111,6 +111,14 @@ def run(scenario):
                 recorded.append({"config_error": {"field": e.field, "message": e.detail}})
         elif kind == "cancel":
             engine.cancel(v["id"], now)
+        elif kind == "push":
+            # Recorded before the step's drain, as the Rust runner does.
+            try:
+                out = engine.handle_push(v["app"], v["method"], json.dumps(v["query"]).encode(),
+                                         v["body"].encode(), now)
+                recorded.append({"push": json.loads(out)})
+            except _NativeError as e:
+                recorded.append({"push_error": {"kind": e.kind, "reason": e.reason, "message": e.detail}})
         elif kind == "status":
             # Recorded before the step's drain, as the Rust runner does.
             recorded.append({"status": json.loads(engine.status_json(now))})
@@ -131,7 +139,7 @@ def run(scenario):
 def test_there_are_scenarios_for_every_platform():
     platforms = {a["platform"] for p in SCENARIOS for a in p.values[0]["config"]["apps"]}
     assert len(SCENARIOS) >= 60
-    assert {"wechat-oa", "wecom", "jing", "cj", "result"} <= platforms
+    assert {"wechat-oa", "wecom", "jing", "cj", "result", "wechat-component", "wecom-suite"} <= platforms
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

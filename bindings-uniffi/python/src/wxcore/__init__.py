@@ -11,20 +11,20 @@ Rust engine (`wxcore._native.Engine`); this package only runs its loop.
 """
 
 from ._async import AsyncClient
-from ._callback import CallbackCrypto, CallbackMessage, Inbound, jssdk_config, jssdk_signature
+from ._callback import CallbackCrypto, CallbackMessage, Inbound, Push, jssdk_config, jssdk_signature
 from ._client import Client, Reply
 from ._errors import KINDS, WxError
 from ._http import ConnectTimeout, PooledHttp, urllib_http
 from ._native import Engine
 from ._security import api_security_open, api_security_seal, api_security_sign, api_security_verify
-from ._types import (AlertCategory, AlertStatus, AppConfig, AppStatus, AsyncHttpTransport, AsyncStore, Config,
-                     CredentialConfig, ErrorKind, EventLevel, HostStatus, HttpTransport, QuotaStatus, Status, Store,
+from ._types import (AlertCategory, AlertStatus, AppConfig, AppStatus, AsyncHttpTransport, AsyncStore,
+                     CallbackKeys, Config, CredentialConfig, ErrorKind, EventLevel, HostStatus, HttpTransport, QuotaStatus, Status, Store,
                      TokenStatus, TransportKind)
 from ._version import __version__
 
-__all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage", "Inbound",
+__all__ = ["Client", "AsyncClient", "Reply", "WxError", "KINDS", "Engine", "CallbackCrypto", "CallbackMessage", "Inbound", "Push",
            "jssdk_signature", "jssdk_config", "api_security_seal", "api_security_open", "api_security_sign",
            "api_security_verify", "PooledHttp", "urllib_http", "HttpTransport", "AsyncHttpTransport", "Store",
-           "AsyncStore", "Config", "AppConfig", "CredentialConfig", "ErrorKind", "ConnectTimeout", "Status", "AppStatus",
+           "AsyncStore", "Config", "AppConfig", "CredentialConfig", "CallbackKeys", "ErrorKind", "ConnectTimeout", "Status", "AppStatus",
            "TokenStatus", "QuotaStatus", "HostStatus", "AlertStatus", "AlertCategory", "EventLevel", "TransportKind",
            "__version__"]

@@ -8,8 +8,10 @@ import json as _json
 import logging
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Set, Type
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Type, Union
 
+from ._callback import Push, _bytes, _query_json
+from ._errors import WxError, _NativeError
 from ._client import (Event, Query, call_spec, done_value, log_event, new_engine, now_ms, ticket_spec,
                       transport_kind)
 from ._hot import Hot
@@ -158,6 +160,21 @@ class AsyncClient:
         doc = self._hot.submit(ticket_spec(app, kind), None, self._now())
         result: Dict[str, Any] = done_value(await self._wait(doc), False)
         return result
+
+    async def handle_push(self, app: str, method: str, query: Mapping[str, Any], body: Union[bytes, str]) -> Push:
+        """A request to the callback URL of an app whose token needs a pushed
+        ticket, as :meth:`Client.handle_push`: in fleet mode the kept ticket
+        is in the store when this returns. Answer the platform with ``reply``."""
+        try:
+            text = self.engine.handle_push(app, method, _query_json(query), _bytes(body), self._now())
+        except _NativeError as e:
+            raise WxError.from_native(e) from None
+        outputs = self._hot.poll(self._now())["outputs"]
+        self._process([o for o in outputs if "store" not in o])
+        for o in outputs:
+            if "store" in o:
+                await self._run_store(o["store"])
+        return Push.from_json(_json.loads(text))
 
     def export_state(self) -> str:
         """The engine's durable state as JSON, as :meth:`Client.export_state`

@@ -48,6 +48,31 @@ class CallbackMessage(Dict[str, Any]):
         return int(v) if isinstance(v, str) and v.strip().isdigit() else None
 
 
+class Push:
+    """What a push to a callback URL came to (:meth:`Client.handle_push`):
+    ``reply`` to answer the platform with; the push's ``info_type``;
+    ``ticket_kept`` for a ticket push (False: not newer than the held one,
+    ignored); ``message`` for any other push, verified, for you to act on."""
+
+    __slots__ = ("reply", "info_type", "ticket_kept", "message")
+
+    def __init__(self, reply: str, info_type: str, ticket_kept: Optional[bool],
+                 message: Optional[CallbackMessage]) -> None:
+        self.reply = reply
+        self.info_type = info_type
+        self.ticket_kept = ticket_kept
+        self.message = message
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> "Push":
+        message = doc.get("message")
+        return cls(doc["reply"], doc["info_type"], doc.get("ticket_kept"),
+                   CallbackMessage(message) if isinstance(message, dict) else None)
+
+    def __repr__(self) -> str:
+        return f"Push(info_type={self.info_type!r}, ticket_kept={self.ticket_kept!r})"
+
+
 def _bytes(value: Any) -> bytes:
     """Text or bytes as bytes, unchanged: the core judges them (a string the
     framework decoded with surrogates comes out as the bytes it stood for)."""

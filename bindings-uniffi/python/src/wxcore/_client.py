@@ -14,6 +14,7 @@ import time
 from types import TracebackType
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type, Union
 
+from ._callback import Push, _bytes, _query_json
 from ._errors import WxError, _NativeError
 from ._hot import Hot
 from ._http import ConnectTimeout, PooledHttp, urllib_http  # noqa: F401 - urllib_http was the default here
@@ -253,6 +254,23 @@ class Client:
         result: Dict[str, Any] = done_value(self._result(doc["call_id"]), False)
         return result
 
+    def handle_push(self, app: str, method: str, query: Mapping[str, Any], body: Union[bytes, str]) -> Push:
+        """A request to the callback URL of an app whose token needs a pushed
+        ticket (``wechat-component``, ``wecom-suite``): the engine verifies
+        it, checks that it names the app and keeps a newer ticket (written to
+        the store in fleet mode, before this returns); it never fetches a
+        token by itself. Answer the platform with ``reply`` at once. Other
+        pushes (authorizations, suite events) come back verified as
+        ``message``. A refused push raises :class:`WxError` (``reason`` says
+        why) and changes nothing."""
+        with self._lock:
+            try:
+                text = self.engine.handle_push(app, method, _query_json(query), _bytes(body), self._now())
+            except _NativeError as e:
+                raise WxError.from_native(e) from None
+        self._drain()
+        return Push.from_json(_json.loads(text))
+
     def export_state(self) -> str:
         """The engine's durable state (tokens, counters, blocks, circuits) as
         JSON, for ``Engine.restore`` in the next process. It holds access
@@ -338,37 +356,63 @@ class Client:
                         self._cond.wait(None if timeout is None else min(timeout, WAIT_MAX_S))
                     finally:
                         self._waiting -= 1
-                output = self._queue.popleft()
-                if "done" in output:
-                    done_id = output["done"]["call_id"]
-                    if done_id in self._abandoned:
-                        self._abandoned.discard(done_id)
-                    else:
-                        self._done[done_id] = output["done"]
-                        self._notify()
-                    continue
-                if "event" not in output:
-                    self._in_flight += 1
-            if "event" in output:
-                # Outside the lock: a listener may block, or call the client.
-                self._emit(output["event"])
-                continue
-            answer: Optional[Callable[[], Optional[Dict[str, Any]]]] = None
-            try:  # outside the lock: other threads' requests overlap with this one
-                answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
-            except BaseException as e:
-                # KeyboardInterrupt, SystemExit, a gevent timeout, …: the engine is
-                # told the request (or store operation) failed before it propagates,
-                # so no request is left unanswered.
-                answer = self._failed(output, e)
-                raise
-            finally:
-                # One lock for the engine's answer and its outputs.
-                with self._lock:
-                    self._in_flight -= 1
-                    doc = answer() if answer is not None else None
-                    self._take(doc if doc is not None else self._hot.poll(self._now()))
-                    self._notify()
+                output = self._pop()
+            if output is not None:
+                self._perform(output)
+
+    def _pop(self) -> Optional[Dict[str, Any]]:
+        """Takes the next queued output (lock held): a call's result is filed
+        for its caller (None comes back); anything else is the caller's to perform."""
+        output = self._queue.popleft()
+        if "done" in output:
+            done_id = output["done"]["call_id"]
+            if done_id in self._abandoned:
+                self._abandoned.discard(done_id)
+            else:
+                self._done[done_id] = output["done"]
+                self._notify()
+            return None
+        if "event" not in output:
+            self._in_flight += 1
+        return output
+
+    def _drain(self) -> None:
+        """Performs what the engine queued until nothing is left (say, a
+        pushed ticket's store write), in this thread as any caller would."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._take(self._hot.poll(self._now()))
+                if not self._queue:
+                    return
+                output = self._pop()
+            if output is not None:
+                self._perform(output)
+
+    def _perform(self, output: Dict[str, Any]) -> None:
+        """One output taken from the queue, outside the lock: an event to
+        the listeners, or a request or store operation whose answer goes
+        back to the engine."""
+        if "event" in output:
+            # Outside the lock: a listener may block, or call the client.
+            self._emit(output["event"])
+            return
+        answer: Optional[Callable[[], Optional[Dict[str, Any]]]] = None
+        try:  # outside the lock: other threads' requests overlap with this one
+            answer = self._send(output["send"]) if "send" in output else self._run_store(output["store"])
+        except BaseException as e:
+            # KeyboardInterrupt, SystemExit, a gevent timeout, …: the engine is
+            # told the request (or store operation) failed before it propagates,
+            # so no request is left unanswered.
+            answer = self._failed(output, e)
+            raise
+        finally:
+            # One lock for the engine's answer and its outputs.
+            with self._lock:
+                self._in_flight -= 1
+                doc = answer() if answer is not None else None
+                self._take(doc if doc is not None else self._hot.poll(self._now()))
+                self._notify()
 
     def _failed(self, output: Dict[str, Any], e: BaseException) -> Callable[[], Optional[Dict[str, Any]]]:
         """How to tell the engine an output failed with ``e`` (run under the lock)."""

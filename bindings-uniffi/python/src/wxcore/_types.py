@@ -14,7 +14,7 @@ ErrorKind = Literal[
     "token_invalid", "credential_invalid", "secret_frozen", "ip_not_whitelisted", "admin_confirmation_required",
     "ip_blocked", "rate_limited", "quota_exhausted", "busy", "invalid_request", "permission_denied",
     "not_following", "business", "malformed_response", "transport", "signature_invalid", "config", "unknown",
-    "timeout", "cancelled",
+    "timeout", "cancelled", "ticket_unavailable",
 ]
 
 Headers = Dict[str, str]
@@ -107,9 +107,17 @@ class ApiSecurityConfig(TypedDict):
     paths: List[str]
 
 
+class CallbackKeys(TypedDict):
+    """The callback URL's keys (the console's Token and EncodingAESKey)."""
+
+    token: str
+    encoding_aes_key: str
+
+
 class _AppRequired(TypedDict):
     id: str
-    #: ``wechat-oa``, ``wecom``, ``jing``, ``cj``, ``result``, or a custom profile's name.
+    #: ``wechat-oa``, ``wecom``, ``jing``, ``cj``, ``result``, ``wechat-component``,
+    #: ``wecom-suite``, or a custom profile's name.
     platform: str
 
 
@@ -129,6 +137,8 @@ class AppConfig(_AppRequired, total=False):
     quota: QuotaConfig
     api_security: ApiSecurityConfig
     credential: CredentialConfig
+    #: For platforms that push the ticket the token needs (``wechat-component``, ``wecom-suite``).
+    callback: CallbackKeys
 
 
 class _ConfigRequired(TypedDict):
@@ -272,7 +282,7 @@ class Status(TypedDict):
     alerts: List[AlertStatus]
 
 __all__ = ["ErrorKind", "Headers", "HttpAnswer", "StoreOp", "StoreResult", "HttpTransport", "AsyncHttpTransport",
-           "Store", "AsyncStore", "Config", "AppConfig", "CredentialConfig", "TokenPlacement", "ApiSecurityConfig",
+           "Store", "AsyncStore", "Config", "AppConfig", "CredentialConfig", "CallbackKeys", "TokenPlacement", "ApiSecurityConfig",
            "QuotaConfig", "RateLimitConfig", "RetryConfig", "FailoverConfig", "ConfigInput", "EventLevel",
            "TransportKind", "AlertCategory", "TokenStatus", "RefreshStatus", "AppStatus", "QuotaStatus", "HostStatus",
            "AlertSample", "AlertStatus", "Status"]

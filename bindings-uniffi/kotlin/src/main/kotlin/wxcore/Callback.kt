@@ -7,7 +7,9 @@ import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
 import wxcore.ffi.CallbackCrypto as NativeCrypto
 
 /**
@@ -168,4 +170,23 @@ object ApiSecurity {
     /** Whether [signature] verifies under [keyPem] (certificate, public or private key). */
     fun verify(keyPem: String, urlPath: String, appId: String, timestamp: Long, data: ByteArray, signature: String): Boolean =
         refusals { wxcore.ffi.apiSecurityVerify(keyPem, urlPath, appId, timestamp.toULong(), direct(data), signature) }
+}
+
+/**
+ * What a push to a callback URL came to ([Client.handlePush]): [reply] to
+ * answer the platform with; the push's [infoType]; [ticketKept] for a ticket
+ * push (false: not newer than the held one, ignored); [message] for any
+ * other push, verified, for the host to act on.
+ */
+class Push(val reply: String, val infoType: String, val ticketKept: Boolean?, val message: CallbackMessage?) {
+    override fun toString() = "Push(infoType=$infoType, ticketKept=$ticketKept)"
+
+    internal companion object {
+        fun fromJson(doc: JsonObject) = Push(
+            reply = doc.getValue("reply").jsonPrimitive.content,
+            infoType = doc.getValue("info_type").jsonPrimitive.content,
+            ticketKept = (doc["ticket_kept"] as? JsonPrimitive)?.booleanOrNull,
+            message = (doc["message"] as? JsonObject)?.let { CallbackMessage(it) },
+        )
+    }
 }

@@ -229,6 +229,27 @@ class Client @JvmOverloads constructor(
         signed(resultAsync(submitTicket(app, kind)), url)
 
     /**
+     * A request to the callback URL of an app whose token needs a pushed
+     * ticket (`wechat-component`, `wecom-suite`): the engine verifies it,
+     * checks that it names the app and keeps a newer ticket (in fleet mode
+     * written to the store before this returns); it never fetches a token by
+     * itself. Answer the platform with [Push.reply] at once. Other pushes
+     * (authorizations, suite events) come back verified as [Push.message].
+     * A refused push throws [WxException] (`reason` says why) and changes nothing.
+     */
+    fun handlePush(app: String, method: String, query: Map<String, String>, body: ByteArray): Push {
+        val text = lock.withLock {
+            try {
+                engine.handlePush(app, method, direct(JsonObject(query.mapValues { JsonPrimitive(it.value) }).toString().toByteArray()), direct(body), now().toULong())
+            } catch (e: wxcore.ffi.WxException) {
+                throw WxException.fromNative(e)
+            }
+        }
+        drain()
+        return Push.fromJson(Json.parseToJsonElement(text).jsonObject)
+    }
+
+    /**
      * The engine's durable state (tokens, counters, blocks, circuits) as JSON.
      * It holds access tokens: store it as you store secrets.
      */
@@ -385,43 +406,71 @@ class Client @JvmOverloads constructor(
                         if (w == null) changed.await() else changed.await(maxOf(0, w - now()), TimeUnit.MILLISECONDS)
                         continue
                     }
-                    val o = queue.removeFirst()
-                    when {
-                        o is DoneOut -> if (!abandoned.remove(o.callId)) {
-                            done[o.callId] = o
-                            changed.signalAll()
-                        }
-                        o is JsonOut && "event" in o.doc -> next = o
-                        else -> {
-                            inFlight++
-                            next = o
-                        }
-                    }
+                    next = pop()
                 }
                 next
             }
-            if (output is JsonOut && "event" in output.doc) {
-                // Outside the lock: a listener may block, or call the client.
-                emit(output.doc.getValue("event").jsonObject)
-                continue
-            }
-            // Outside the lock: other threads' requests overlap with this one.
-            var answer: (() -> Frame?)? = null
-            try {
-                answer = if (output is SendOut) send(output) else runStore((output as JsonOut).doc.getValue("store").jsonObject)
-            } catch (e: Throwable) {
-                // An Error (or anything else) escaping the transport or store: the engine
-                // is told the output failed before it propagates, so nothing is left unanswered.
-                answer = failed(output, e)
-                throw e
-            } finally {
-                // The engine's answer and its outputs under one lock, so a later
-                // answer's outputs (and next wake) cannot be overtaken.
-                lock.withLock {
-                    inFlight--
-                    take(answer?.invoke() ?: poll())
+            perform(output)
+        }
+    }
+
+    /**
+     * The next queued output (lock held): a call's result is filed for its
+     * caller (null comes back); anything else is the caller's to [perform].
+     */
+    private fun pop(): Out? {
+        val o = queue.removeFirst()
+        return when {
+            o is DoneOut -> {
+                if (!abandoned.remove(o.callId)) {
+                    done[o.callId] = o
                     changed.signalAll()
                 }
+                null
+            }
+            o is JsonOut && "event" in o.doc -> o
+            else -> {
+                inFlight++
+                o
+            }
+        }
+    }
+
+    /** Performs what the engine queued until nothing is left (a pushed ticket's store write), as any caller would. */
+    private fun drain() {
+        while (true) {
+            val output = lock.withLock {
+                if (queue.isEmpty()) take(poll())
+                if (queue.isEmpty()) return
+                pop()
+            } ?: continue
+            perform(output)
+        }
+    }
+
+    /** One output taken from the queue, outside the lock: an event, or a request or store operation answered to the engine. */
+    private fun perform(output: Out) {
+        if (output is JsonOut && "event" in output.doc) {
+            // Outside the lock: a listener may block, or call the client.
+            emit(output.doc.getValue("event").jsonObject)
+            return
+        }
+        // Outside the lock: other threads' requests overlap with this one.
+        var answer: (() -> Frame?)? = null
+        try {
+            answer = if (output is SendOut) send(output) else runStore((output as JsonOut).doc.getValue("store").jsonObject)
+        } catch (e: Throwable) {
+            // An Error (or anything else) escaping the transport or store: the engine
+            // is told the output failed before it propagates, so nothing is left unanswered.
+            answer = failed(output, e)
+            throw e
+        } finally {
+            // The engine's answer and its outputs under one lock, so a later
+            // answer's outputs (and next wake) cannot be overtaken.
+            lock.withLock {
+                inFlight--
+                take(answer?.invoke() ?: poll())
+                changed.signalAll()
             }
         }
     }

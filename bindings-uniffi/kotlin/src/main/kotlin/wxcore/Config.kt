@@ -82,13 +82,25 @@ data class AppConfig @JvmOverloads constructor(
     @SerialName("rate_limit") val rateLimit: RateLimitConfig? = null,
     val quota: QuotaConfig? = null,
     @SerialName("api_security") val apiSecurity: ApiSecurityConfig? = null,
+    /** The callback URL's keys, for platforms that push the ticket the token needs (`wechat-component`, `wecom-suite`). */
+    val callback: CallbackKeys? = null,
 ) {
     override fun toString() = describe(
         "AppConfig", "id" to id, "platform" to platform, "appId" to appId, "secret" to redact(secret),
         "hosts" to hosts, "baseUrl" to baseUrl, "credential" to credential, "corpId" to corpId, "agentId" to agentId,
         "tokenEndpoint" to tokenEndpoint, "regions" to regions, "tokenPath" to tokenPath, "refreshPath" to refreshPath,
         "tokenPlacement" to tokenPlacement, "rateLimit" to rateLimit, "quota" to quota, "apiSecurity" to apiSecurity,
+        "callback" to callback,
     )
+}
+
+/** A callback URL's keys: the console's Token and EncodingAESKey (both secrets, never printed). */
+@Serializable
+data class CallbackKeys(
+    val token: String,
+    @SerialName("encoding_aes_key") val encodingAesKey: String,
+) {
+    override fun toString() = describe("CallbackKeys", "token" to redact(token), "encodingAesKey" to redact(encodingAesKey))
 }
 
 @Serializable

@@ -49,6 +49,7 @@ class WxException @JvmOverloads constructor(
         UNKNOWN("unknown"),
         TIMEOUT("timeout"),
         CANCELLED("cancelled"),
+        TICKET_UNAVAILABLE("ticket_unavailable"),
         ;
 
         companion object {

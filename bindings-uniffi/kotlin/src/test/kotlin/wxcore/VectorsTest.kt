@@ -115,6 +115,18 @@ class VectorsTest {
                     }
                 }
                 "cancel" -> engine.cancel(v.getValue("id").jsonPrimitive.long.toULong(), now)
+                // Recorded before the step's drain, like a snapshot.
+                "push" -> recorded.add(
+                    try {
+                        val out = engine.handlePush(
+                            v.getValue("app").jsonPrimitive.content, v.getValue("method").jsonPrimitive.content,
+                            bytes(v.getValue("query").toString()), bytes(v.getValue("body").jsonPrimitive.content), now,
+                        )
+                        JsonObject(mapOf("push" to Json.parseToJsonElement(out)))
+                    } catch (e: wxcore.ffi.WxException.Callback) {
+                        JsonObject(mapOf("push_error" to JsonObject(mapOf("kind" to JsonPrimitive(e.`kind`), "reason" to JsonPrimitive(e.`reason`)))))
+                    },
+                )
                 // Recorded before the step's drain, as every runner does: a snapshot is taken, not an input fed.
                 "status" -> recorded.add(JsonObject(mapOf("status" to Json.parseToJsonElement(engine.statusJson(now)))))
                 "metrics" -> recorded.add(JsonObject(mapOf("metrics" to JsonObject(mapOf("samples" to samples(engine.metricsText(now)))))))
@@ -137,7 +149,7 @@ class VectorsTest {
         val all = scenarios()
         val platforms = all.flatMap { (_, s) -> s.getValue("config").jsonObject.getValue("apps").jsonArray.map { it.jsonObject.getValue("platform").jsonPrimitive.content } }.toSet()
         assertTrue(all.size >= 60)
-        assertTrue(platforms.containsAll(listOf("wechat-oa", "wecom", "jing", "cj", "result")))
+        assertTrue(platforms.containsAll(listOf("wechat-oa", "wecom", "jing", "cj", "result", "wechat-component", "wecom-suite")))
     }
 
     @TestFactory
