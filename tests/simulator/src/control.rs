@@ -9,8 +9,15 @@ use serde_json::{json, Map, Value};
 use crate::http::{Reply, Req};
 use crate::state::{now_ms, Config, Fault, FaultKind, Host, Mode, Registration, Sim};
 
-pub async fn handle(sim: &Sim, req: Req) -> Reply {
+pub async fn handle(sim: &std::sync::Arc<Sim>, req: Req) -> Reply {
     let result = match (&req.method, req.path.as_str()) {
+        (&Method::POST, "/component") => {
+            object(&req).and_then(|b| crate::component::configure(sim, &b).map_err(bad))
+        }
+        (&Method::POST, "/component/stop") => {
+            object(&req).and_then(|b| crate::component::stop(sim, &b).map_err(bad))
+        }
+        (&Method::GET, "/component") => Ok(crate::component::report(sim, &req)),
         (&Method::GET, "/counters") => Ok(Reply::ok(sim.lock().counters.to_json())),
         (&Method::GET, "/config") => Ok(Reply::ok(sim.lock().config.to_json())),
         (&Method::POST, "/reset") => {

@@ -54,7 +54,9 @@ impl Fail {
 
 pub fn render(platform: Platform, f: &Fail) -> Reply {
     match platform {
-        Platform::Oa | Platform::WeCom => Reply::ok(json!({"errcode": f.code, "errmsg": f.msg})),
+        Platform::Oa | Platform::WeCom | Platform::Component => {
+            Reply::ok(json!({"errcode": f.code, "errmsg": f.msg}))
+        }
         Platform::Jing => Reply::ok(json!({
             "code": f.code,
             "msg": f.msg,
@@ -153,7 +155,9 @@ fn token_fail(platform: Platform, p: TokenProblem) -> Fail {
         (Platform::Jing, _) => Fail::jing(20001, "无效的访问令牌"),
         (_, TokenProblem::Missing) => Fail::new(41001, oa_msg(41001)),
         (_, TokenProblem::Expired) => Fail::new(42001, oa_msg(42001)),
-        (Platform::Oa, TokenProblem::Invalid) => Fail::new(40001, oa_msg(40001)),
+        (Platform::Oa | Platform::Component, TokenProblem::Invalid) => {
+            Fail::new(40001, oa_msg(40001))
+        }
         (_, TokenProblem::Invalid) => Fail::new(40014, oa_msg(40014)),
     }
 }

@@ -2,6 +2,7 @@
 //! end-to-end tests. See README.md for the interface.
 
 mod cj;
+mod component;
 mod control;
 mod gate;
 mod http;
@@ -314,6 +315,7 @@ fn is_token_path(path: &str) -> bool {
             | "/jing/token"
             | "/jing/refresh"
             | "/cj/token"
+            | "/cgi-bin/component/api_component_token"
     )
 }
 
@@ -327,6 +329,8 @@ fn route(sim: &Sim, req: &Req) -> Reply {
         cj::handle(sim, req)
     } else if p.starts_with("/result/") {
         result::handle(sim, req)
+    } else if p.starts_with("/cgi-bin/component/") {
+        component::handle(sim, req)
     } else {
         match p {
             "/cgi-bin/gettoken" | "/cgi-bin/message/send" => wecom::handle(sim, req),

@@ -39,6 +39,8 @@ pub enum Platform {
     Jing,
     Cj,
     Result,
+    /// An open-platform component (its token is `component_access_token`).
+    Component,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -346,6 +348,8 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// API security material by app id (registered through `/apps`).
     pub secure: HashMap<String, std::sync::Arc<crate::secure::SecureApp>>,
+    /// Open-platform components by component appid.
+    pub components: HashMap<String, crate::component::Component>,
     // Never reset, so a token from before a reset cannot be handed out again.
     seq: u64,
     seed: u64,
@@ -375,6 +379,7 @@ impl State {
             counters: Counters::default(),
             faults: Vec::new(),
             secure: HashMap::new(),
+            components: HashMap::new(),
             seq: 0,
             seed: splitmix(nanos ^ ((std::process::id() as u64) << 32)),
         }
