@@ -99,11 +99,19 @@ class Worker:
         else:
             cmd = [sys.executable, str(HERE / "worker.py"), json.dumps(job)]
         self.name = name
-        self.proc = subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         first = self.proc.stdout.readline()
         if not first:
             raise RuntimeError(f"worker {name} died before starting")
+        #: The worker's ready line (`push_url`: its callback URL, for a `push` job).
+        self.ready = json.loads(first)
         self.summary: Optional[dict] = None
+
+    def go(self) -> None:
+        """Starts the calls of a `wait_for_go` job."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
 
     def wait(self, timeout: float = 120) -> dict:
         out, _ = self.proc.communicate(timeout=timeout)

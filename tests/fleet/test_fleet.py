@@ -1,12 +1,14 @@
 """Fleet mode end to end: real redis-server, the simulator, Node and Python
 worker processes. Slow by nature (seconds of real time each), bounded."""
 
+import threading
 import time
+import urllib.error
 import uuid
 
 import pytest
 
-from fleet import PATH, RedisServer, Simulator, count, job, rotation_run, start_workers, totals
+from fleet import PATH, RedisServer, Simulator, Worker, count, job, rotation_run, start_workers, totals
 
 
 @pytest.fixture
@@ -109,3 +111,91 @@ def test_the_python_adapter_executes_each_operation(rds):
     rds.stop()
     with pytest.raises(Exception):  # fails at once, so the engine can fall back
         store.execute({"op": "get", "key": "k"})
+
+
+class PushDispatcher:
+    """The component's one authorization event URL in front of the fleet:
+    each push the platform sends goes on to a random worker's callback URL
+    (as a load balancer would), and the worker's answer goes back."""
+
+    def __init__(self, urls):
+        import http.server
+        import random
+        import socketserver
+        import urllib.request
+
+        rng = random.Random(7)
+        self.landed = {u: 0 for u in urls}
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(h):
+                body = h.rfile.read(int(h.headers.get("content-length") or 0))
+                url = rng.choice(urls)
+                self.landed[url] += 1
+                query = h.path.split("?", 1)[1] if "?" in h.path else ""
+                req = urllib.request.Request(f"{url}?{query}", data=body, method="POST",
+                                             headers={"content-type": "text/xml"})
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as r:
+                        status, reply = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    status, reply = e.code, b""
+                h.send_response(status)
+                h.send_header("content-length", str(len(reply)))
+                h.end_headers()
+                h.wfile.write(reply)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wechat/component"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_pushed_tickets_landing_on_random_processes_cost_one_component_token_fetch_fleet_wide(sim, rds):
+    """Four workers (Node and Python) of one component over Redis; the
+    platform's pushes land on random workers; no worker has a ticket of its
+    own until one lands on it, so the others must read it from the store.
+    One component token fetch for the whole run (a second would start the
+    death of the first), no failed call, no refused push."""
+    appid = "wxcp" + uuid.uuid4().hex[:10]
+    secret, cb = "fleet-component-secret", {"token": "fleet-cb", "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+    pre = "/cgi-bin/component/api_create_preauthcode"
+    sim.control("/apps", {"app_id": appid, "secret": secret})
+    config = {"apps": [{"id": "cp", "platform": "wechat-component", "app_id": appid, "secret": secret,
+                        "callback": cb, "hosts": [sim.primary, sim.dr]}],
+              "store": "external", "store_prefix": "wxfleet:", "store_poll_ms": 100, "timeout_ms": 3000,
+              "retry": {"base_delay_ms": 20, "max_delay_ms": 200}}
+    j = {"config": config, "redis_port": rds.port, "duration_ms": 4000, "path": pre, "app": "cp",
+         "json": {"component_appid": appid}, "concurrency": 2, "interval_ms": 20, "push": True, "wait_for_go": True}
+    ws = [Worker(lang, f"c{i}-{lang}", j) for i, lang in enumerate(["node", "python", "node", "python"])]
+    d = PushDispatcher([w.ready["push_url"] for w in ws])
+    try:
+        sim.control("/component", {"component_appid": appid, **cb, "url": d.url, "period_ms": 150})
+        deadline = time.monotonic() + 10
+        while sim.control(f"/component?component_appid={appid}")["pushes_answered"] < 1:
+            assert time.monotonic() < deadline, "no push answered"
+            time.sleep(0.02)
+        for w in ws:
+            w.go()
+        summaries = [w.wait() for w in ws]
+    finally:
+        d.close()
+    c = sim.counters()
+    t = totals(summaries)
+    report = sim.control(f"/component?component_appid={appid}")
+    print(f"{t['submitted']} calls, {report['pushes_answered']} pushes answered, landed {sorted(d.landed.values())}, "
+          f"component token fetches {count(c, 'token_fetches', appid)}")
+    assert count(c, "token_fetches", appid) == 1
+    assert t["failed"] == 0 and t["ok"] == t["submitted"] > 0
+    assert all(not s["push_errors"] for s in summaries)
+    assert sum(s["pushes"] for s in summaries) == report["pushes_answered"] >= 20
+    assert sum(1 for n in d.landed.values() if n > 0) == 4

@@ -1,12 +1,17 @@
 """One fleet worker (Python): an engine in fleet mode over Redis (redis-py),
 making calls to one app from several threads until its deadline; prints a
-JSON summary line."""
+JSON summary line. With `push`, it also serves the app's callback URL
+(pushed tickets, `Client.handle_push`) and names it in its ready line; with
+`wait_for_go`, its calls start on a line on stdin."""
 
 import collections
+import http.server
 import json
+import socketserver
 import sys
 import threading
 import time
+import urllib.parse
 
 from wxcore import Client
 from wxcore.redis_store import RedisStore
@@ -19,7 +24,9 @@ else:
     store = RedisStore.from_url(f"redis://127.0.0.1:{job['redis_port']}/0")
     client = Client({**job["config"], "store": "external", "instance_id": job["name"]}, store=store)
 lock = threading.Lock()
-summary = {"name": job["name"], "submitted": 0, "ok": 0, "errors": collections.Counter(), "events": collections.Counter()}
+summary = {"name": job["name"], "submitted": 0, "ok": 0, "errors": collections.Counter(), "events": collections.Counter(),
+           "pushes": 0, "push_errors": collections.Counter()}
+APP = job.get("app", "oa")
 
 
 def on_event(e):
@@ -28,7 +35,38 @@ def on_event(e):
 
 
 client.on(on_event)
-deadline = time.monotonic() + job["duration_ms"] / 1000
+
+
+class PushHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        try:
+            reply, status = client.handle_push(APP, "POST", query, body).reply.encode(), 200
+            with lock:
+                summary["pushes"] += 1
+        except Exception as e:  # noqa: BLE001 - every outcome is counted
+            reply, status = b"", 400
+            with lock:
+                summary["push_errors"][getattr(e, "reason", None) or type(e).__name__] += 1
+        self.send_response(status)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+push_url = None
+if job.get("push"):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), PushHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    push_url = f"http://127.0.0.1:{server.server_address[1]}/push"
 
 
 def loop(i):
@@ -36,7 +74,10 @@ def loop(i):
         with lock:
             summary["submitted"] += 1
         try:
-            client.call("oa", "GET", job["path"], query={"openid": f"{job['name']}-{i}"})
+            if "json" in job:
+                client.call(APP, job.get("method", "POST"), job["path"], json=job["json"])
+            else:
+                client.call(APP, "GET", job["path"], query={"openid": f"{job['name']}-{i}"})
             with lock:
                 summary["ok"] += 1
         except Exception as e:  # noqa: BLE001 - every outcome is counted
@@ -46,7 +87,10 @@ def loop(i):
             time.sleep(job["interval_ms"] / 1000)
 
 
-print(json.dumps({"ready": job["name"]}), flush=True)
+print(json.dumps({"ready": job["name"], "push_url": push_url}), flush=True)
+if job.get("wait_for_go"):
+    sys.stdin.readline()
+deadline = time.monotonic() + job["duration_ms"] / 1000
 threads = [threading.Thread(target=loop, args=(i,)) for i in range(job["concurrency"])]
 for t in threads:
     t.start()
