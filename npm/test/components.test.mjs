@@ -67,8 +67,8 @@ test('pushed tickets feed the component token; pushes never fetch one; nothing s
   client.on('event', (e) => events.push(e));
   const ep = await pushEndpoint(client);
   try {
-    await sim.control('/apps', { app_id: appid, secret: SECRET });
-    await sim.control('/component', { component_appid: appid, token: CB_TOKEN, encoding_aes_key: AES_KEY, url: ep.url, period_ms: 100 });
+    await sim.ask('/apps', { app_id: appid, secret: SECRET });
+    await sim.ask('/component', { component_appid: appid, token: CB_TOKEN, encoding_aes_key: AES_KEY, url: ep.url, period_ms: 100 });
     await waitFor(() => ep.pushes.length >= 1);
     assert.equal(ep.pushes[0].infoType, 'component_verify_ticket');
     assert.equal(ep.pushes[0].ticketKept, true);
@@ -100,7 +100,7 @@ test('without a ticket calls fail at once; a forged push is refused by name and 
     (e) => e instanceof WxError && e.kind === 'ticket_unavailable');
   const ep = await pushEndpoint(client);
   try {
-    await sim.control('/component', { component_appid: appid, token: 'not-our-token', encoding_aes_key: AES_KEY, url: ep.url, period_ms: 100 });
+    await sim.ask('/component', { component_appid: appid, token: 'not-our-token', encoding_aes_key: AES_KEY, url: ep.url, period_ms: 100 });
     await waitFor(() => ep.refused.length >= 2);
     assert.deepEqual([...new Set(ep.refused.map((e) => e.reason))], ['bad_signature']);
     assert.equal(ep.pushes.length, 0);

@@ -29,7 +29,7 @@ export async function startSimulator(binary = process.env.WXSIM || path.join(ROO
     configure: (config) => ask('/config', config),
     fault: (fault) => ask('/fault', fault),
     counters: () => ask('/counters'),
-    control: ask,
+    ask,
     async close() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));

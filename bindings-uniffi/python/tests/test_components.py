@@ -153,3 +153,42 @@ def test_without_a_ticket_calls_fail_at_once_and_a_forged_push_changes_nothing(s
             endpoint.close()
     finally:
         client.close()
+
+
+def test_a_wecom_suite_takes_its_suite_ticket_and_refetches_once_on_an_invalid_suite_token(sim):
+    suite = f"wwsuite{uuid.uuid4().hex[:8]}"
+    client = Client({"apps": [{"id": "suite", "platform": "wecom-suite", "app_id": suite, "secret": SECRET,
+                               "callback": {"token": CB_TOKEN, "encoding_aes_key": AES_KEY},
+                               "hosts": [sim.primary]}], "timeout_ms": 3000})
+    pushes = []
+
+    def handle(h):
+        body = h.rfile.read(int(h.headers.get("content-length") or 0))
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+        push = client.handle_push("suite", h.command, query, body)
+        pushes.append(push)
+        reply = push.reply.encode()
+        h.send_response(200)
+        h.send_header("content-length", str(len(reply)))
+        h.end_headers()
+        h.wfile.write(reply)
+
+    server = HttpServer(handle)
+    try:
+        sim.control("/apps", {"app_id": suite, "secret": SECRET})
+        sim.control("/suite", {"suite_id": suite, "token": CB_TOKEN, "encoding_aes_key": AES_KEY,
+                               "url": server.url + "/wecom/suite", "period_ms": 100})
+        wait_for(lambda: len(pushes) >= 1)
+        assert (pushes[0].info_type, pushes[0].ticket_kept) == ("suite_ticket", True)
+        first = client.call("suite", "GET", "/cgi-bin/service/get_pre_auth_code")
+        assert first["expires_in"] == 1200
+        # The platform drops the suite token early: 40082, one refetch with the held ticket, one resend.
+        sim.fault(kind="invalidate", app=suite)
+        again = client.call("suite", "GET", "/cgi-bin/service/get_pre_auth_code")
+        assert again["pre_auth_code"] != first["pre_auth_code"]
+        c = sim.counters()
+        assert count(c, "token_fetches", suite) == 2
+        assert count(c, "rejected", suite, "40082") == 1
+    finally:
+        server.close()
+        client.close()

@@ -14,7 +14,16 @@
 //! - `POST /cgi-bin/component/api_start_push_ticket` `{component_appid,
 //!   component_secret}` → a push now, and pushes resume.
 //!
-//! Pushes go to the URL the control side configured (`POST /component`),
+//! A WeCom suite (第三方应用, 代开发 template) works alike (W/90628, W/97162):
+//!
+//! - `POST /cgi-bin/service/get_suite_token` `{suite_id, suite_secret,
+//!   suite_ticket}`: a ticket pushed to this suite within 30 min (else
+//!   40085); the same token while it is valid; no `errcode` on success.
+//! - `GET /cgi-bin/service/get_pre_auth_code?suite_access_token` →
+//!   `{errcode: 0, errmsg: "ok", pre_auth_code, expires_in: 1200}`; an
+//!   invalid suite token answers 40082, an expired one 42009.
+//!
+//! Pushes go to the URL the control side configured (`POST /component`, `POST /suite`),
 //! every `period_ms`, sealed with WXBizMsgCrypt written here from its
 //! published description (AES-256-CBC, IV = key[..16], PKCS#7 to 32 bytes,
 //! `random(16) ‖ len(4, big endian) ‖ xml ‖ appid`; msg_signature =
@@ -53,8 +62,18 @@ pub struct Component {
     pub push_now: bool,
 }
 
+/// Which platform's pushes: the XML and the ticket's life differ.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    Component,
+    Suite,
+}
+
+const SUITE_TICKET_LIFE_MS: u64 = 30 * 60 * 1000;
+
 #[derive(Clone)]
 pub struct PushTarget {
+    pub kind: PushKind,
     pub url: String,
     pub token: String,
     pub key: [u8; 32],
@@ -78,8 +97,57 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
             },
         ),
         "/cgi-bin/component/api_start_push_ticket" => start_push(sim, req),
+        "/cgi-bin/service/get_suite_token" => suite_token(sim, req),
+        "/cgi-bin/service/get_pre_auth_code" => call(
+            sim,
+            req,
+            Platform::Suite,
+            Some(false),
+            Auth::Token(req.q("suite_access_token")),
+            Kind::Business,
+            |st, _| {
+                let code = st.mint("suitepreauth@@@");
+                Ok(Reply::ok(
+                    json!({"errcode": 0, "errmsg": "ok", "pre_auth_code": code, "expires_in": 1200}),
+                ))
+            },
+        ),
         path => gate::not_found(path),
     }
+}
+
+fn suite_token(sim: &Sim, req: &Req) -> Reply {
+    const S: Platform = Platform::Suite;
+    let mut st = sim.lock();
+    let now = now_ms();
+    let body = req.json().unwrap_or(Value::Null);
+    let suite = field(&body, "suite_id").to_string();
+    if suite.is_empty() {
+        return reject(&mut st, S, None, Fail::new(40086, "invalid suite id"));
+    }
+    bump(&mut st.counters.token_fetches, &suite);
+    if !matches!(st.check_secret(&suite, field(&body, "suite_secret"), false), Cred::Ok(_)) {
+        return reject(&mut st, S, Some(&suite), Fail::new(40013, "invalid suite secret"));
+    }
+    let ticket = field(&body, "suite_ticket");
+    let fresh = st
+        .components
+        .get(&suite)
+        .and_then(|c| c.tickets.get(ticket).copied())
+        .is_some_and(|at| now < at + SUITE_TICKET_LIFE_MS);
+    if !fresh {
+        return reject(&mut st, S, Some(&suite), Fail::new(40085, "invalid suite ticket"));
+    }
+    // The same token while it is valid, with what is left of its life.
+    let current = st.components.get(&suite).and_then(|c| c.current.clone());
+    if let Some(t) = current.filter(|t| st.token_valid(t, now)) {
+        let left = st.token_left_s(&t, now);
+        return Reply::ok(json!({"suite_access_token": t, "expires_in": left}));
+    }
+    let token = st.issue_token(S, &suite, "st_", now);
+    st.components.entry(suite).or_default().current = Some(token.clone());
+    let expires_in = st.config.token_ttl_s;
+    Reply::ok(json!({"suite_access_token": token, "expires_in": expires_in}))
 }
 
 fn field<'a>(body: &'a Value, name: &str) -> &'a str {
@@ -187,8 +255,13 @@ fn start_push(sim: &Sim, req: &Req) -> Reply {
 }
 
 /// `POST /component` (control): `{component_appid, token, encoding_aes_key,
-/// url, period_ms}` starts pushing tickets to `url`, the first one at once.
-pub fn configure(sim: &Arc<Sim>, b: &serde_json::Map<String, Value>) -> Result<Reply, String> {
+/// url, period_ms}` starts pushing tickets to `url`, the first one at once;
+/// `POST /suite` the same with `suite_id` for a WeCom suite.
+pub fn configure(
+    sim: &Arc<Sim>,
+    kind: PushKind,
+    b: &serde_json::Map<String, Value>,
+) -> Result<Reply, String> {
     let s = |k: &str| {
         b.get(k)
             .and_then(Value::as_str)
@@ -196,7 +269,10 @@ pub fn configure(sim: &Arc<Sim>, b: &serde_json::Map<String, Value>) -> Result<R
             .map(str::to_string)
             .ok_or(format!("{k} must be a non-empty string"))
     };
-    let appid = s("component_appid")?;
+    let appid = s(match kind {
+        PushKind::Component => "component_appid",
+        PushKind::Suite => "suite_id",
+    })?;
     let key_text = s("encoding_aes_key")?;
     // The console's keys end in a character whose low bits base64 would call padding.
     let lenient = base64::engine::GeneralPurpose::new(
@@ -210,6 +286,7 @@ pub fn configure(sim: &Arc<Sim>, b: &serde_json::Map<String, Value>) -> Result<R
         .try_into()
         .map_err(|_| "encoding_aes_key must be 43 characters".to_string())?;
     let target = PushTarget {
+        kind,
         url: s("url")?,
         token: s("token")?,
         key,
@@ -238,6 +315,7 @@ pub fn configure(sim: &Arc<Sim>, b: &serde_json::Map<String, Value>) -> Result<R
 pub fn stop(sim: &Sim, b: &serde_json::Map<String, Value>) -> Result<Reply, String> {
     let appid = b
         .get("component_appid")
+        .or_else(|| b.get("suite_id"))
         .and_then(Value::as_str)
         .unwrap_or("");
     let mut st = sim.lock();
@@ -252,7 +330,10 @@ pub fn stop(sim: &Sim, b: &serde_json::Map<String, Value>) -> Result<Reply, Stri
 
 /// `GET /component?component_appid=` (control): pushes and tickets so far.
 pub fn report(sim: &Sim, req: &Req) -> Reply {
-    let appid = req.q("component_appid").unwrap_or("");
+    let appid = req
+        .q("component_appid")
+        .or_else(|| req.q("suite_id"))
+        .unwrap_or("");
     let st = sim.lock();
     match st.components.get(appid) {
         Some(c) => Reply::ok(json!({
@@ -319,9 +400,14 @@ fn seal_ticket(st: &mut State, appid: &str, target: &PushTarget) -> (String, Str
         .tickets
         .insert(ticket.clone(), now);
     let created = now / 1000;
-    let xml = format!(
-        "<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>"
-    );
+    let xml = match target.kind {
+        PushKind::Component => format!(
+            "<xml><AppId><![CDATA[{appid}]]></AppId><CreateTime>{created}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>"
+        ),
+        PushKind::Suite => format!(
+            "<xml><SuiteId><![CDATA[{appid}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>{created}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]></SuiteTicket></xml>"
+        ),
+    };
     let encrypt = seal(&target.key, &prefix.as_bytes()[..16], xml.as_bytes(), appid);
     let timestamp = created.to_string();
     let mut parts = [target.token.as_str(), &timestamp, nonce, &encrypt];
@@ -335,8 +421,12 @@ fn seal_ticket(st: &mut State, appid: &str, target: &PushTarget) -> (String, Str
         "{}{sep}timestamp={timestamp}&nonce={nonce}&encrypt_type=aes&msg_signature={signature}",
         target.url
     );
+    let outer = match target.kind {
+        PushKind::Component => "AppId",
+        PushKind::Suite => "ToUserName",
+    };
     let body = format!(
-        "<xml><AppId><![CDATA[{appid}]]></AppId><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+        "<xml><{outer}><![CDATA[{appid}]]></{outer}><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
     );
     (url, body)
 }

@@ -316,6 +316,7 @@ fn is_token_path(path: &str) -> bool {
             | "/jing/refresh"
             | "/cj/token"
             | "/cgi-bin/component/api_component_token"
+            | "/cgi-bin/service/get_suite_token"
     )
 }
 
@@ -329,7 +330,7 @@ fn route(sim: &Sim, req: &Req) -> Reply {
         cj::handle(sim, req)
     } else if p.starts_with("/result/") {
         result::handle(sim, req)
-    } else if p.starts_with("/cgi-bin/component/") {
+    } else if p.starts_with("/cgi-bin/component/") || p.starts_with("/cgi-bin/service/") {
         component::handle(sim, req)
     } else {
         match p {

@@ -41,6 +41,8 @@ pub enum Platform {
     Result,
     /// An open-platform component (its token is `component_access_token`).
     Component,
+    /// A WeCom suite (its token is `suite_access_token`).
+    Suite,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
