@@ -192,3 +192,46 @@ def test_a_wecom_suite_takes_its_suite_ticket_and_refetches_once_on_an_invalid_s
     finally:
         server.close()
         client.close()
+
+
+def test_the_async_client_takes_pushes_too(sim):
+    """AsyncClient.handle_push: the push's reply, the ticket kept, and the
+    first call fetching the component token with it over httpx."""
+    import asyncio
+
+    from wxcore import AsyncClient
+
+    appid = f"wxcp{uuid.uuid4().hex[:10]}"
+    captured = {}
+
+    def handle(h):
+        # The platform's push, captured as sent (real HTTP from the simulator).
+        captured["query"] = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h.path).query))
+        captured["body"] = h.rfile.read(int(h.headers.get("content-length") or 0))
+        h.send_response(200)
+        h.send_header("content-length", "7")
+        h.end_headers()
+        h.wfile.write(b"success")
+
+    server = HttpServer(handle)
+    try:
+        sim.control("/component", {"component_appid": appid, "token": CB_TOKEN, "encoding_aes_key": AES_KEY,
+                                   "url": server.url + "/cb", "period_ms": 60_000})
+        wait_for(lambda: "body" in captured)
+    finally:
+        server.close()
+
+    async def main():
+        async with AsyncClient(config(sim, appid)) as client:
+            push = await client.handle_push("cp", "POST", captured["query"], captured["body"])
+            assert (push.reply, push.info_type, push.ticket_kept) == ("success", "component_verify_ticket", True)
+            again = await client.handle_push("cp", "POST", captured["query"], captured["body"])
+            assert again.ticket_kept is False  # the same push again is not newer
+            reply = await client.call("cp", "POST", PRE, json={"component_appid": appid})
+            assert reply["expires_in"] == 600
+            with pytest.raises(WxError) as e:
+                await client.handle_push("cp", "POST", {**captured["query"], "nonce": "0"}, captured["body"])
+            assert (e.value.kind, e.value.reason) == ("signature_invalid", "bad_signature")
+
+    asyncio.run(main())
+    assert count(sim.counters(), "token_fetches", appid) == 1
