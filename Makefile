@@ -265,6 +265,7 @@ bench-bindings: npm-build
 		&& npm install --silent --no-audit --no-fund co-wechat-api@3.11.0 @wecom/crypto@1.0.1
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/call.mjs
 	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/callback.mjs
+	PEER_DIR=$(CURDIR)/target/bench-node node npm/bench/push.mjs
 	node npm/bench/big.mjs
 
 ## Kotlin per-call overhead (JMH 1.37) beside WxJava (weixin-java-mp from Maven
