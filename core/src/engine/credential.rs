@@ -8,7 +8,6 @@
 
 use crate::call::CallId;
 use crate::config::{QuotaMode, Secret, StoreMode};
-use crate::engine::push::TicketFor;
 use crate::engine::{Engine, Purpose, Timer};
 use crate::error::{ApiError, Code, ErrorKind, TransportErrorKind};
 use crate::http::{HttpRequest, HttpResponse};
@@ -114,6 +113,17 @@ impl Cred {
             _ => Ok(()),
         }
     }
+}
+
+/// What a token fetch sends as `{ticket}` (`Engine::ticket_for_fetch`, for
+/// platforms whose token needs a pushed ticket).
+pub(crate) enum TicketFor {
+    /// This ticket (None: the platform needs none).
+    Ready(Option<String>),
+    /// The store is being read; the fetch goes on when it answers.
+    Looking,
+    /// None usable: the fetch fails with this.
+    Missing(ApiError),
 }
 
 /// Where a token came from (events).

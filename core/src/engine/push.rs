@@ -18,6 +18,7 @@
 
 use crate::config::{Secret, StoreMode};
 use crate::crypto::callback::{CallbackError, CallbackMessage, Inbound};
+use crate::engine::credential::{Fetch, TicketFor};
 use crate::engine::{Engine, StorePurpose};
 use crate::error::{ApiError, ErrorKind};
 use crate::output::{Event, StoreCommand, StoreResult};
@@ -60,16 +61,6 @@ impl PushSlot {
             .as_ref()
             .filter(|p| now < p.received_ms.saturating_add(valid_ms))
     }
-}
-
-/// What a token fetch sends as `{ticket}` ([`Engine::ticket_for_fetch`]).
-pub(crate) enum TicketFor {
-    /// This ticket (None: the platform needs none).
-    Ready(Option<String>),
-    /// The store is being read; the fetch goes on when it answers.
-    Looking,
-    /// None usable: the fetch fails with this.
-    Missing(ApiError),
 }
 
 /// What a push to an app's callback URL came to ([`Engine::handle_push`]).
@@ -267,7 +258,7 @@ impl Engine {
             return TicketFor::Ready(Some(p.value.expose().to_string()));
         }
         if !looked && self.cfg.store == StoreMode::External {
-            self.apps[a].cred.fetch = crate::engine::credential::Fetch::Store;
+            self.apps[a].cred.fetch = Fetch::Store;
             let key = self.pushed_key(a);
             self.store(
                 StoreCommand::Get { key },
@@ -288,7 +279,7 @@ impl Engine {
 
     /// The store's ticket, adopted if newer; then the fetch goes on.
     pub(crate) fn on_pushed_read(&mut self, a: usize, forced: bool, r: StoreResult, now: u64) {
-        self.apps[a].cred.fetch = crate::engine::credential::Fetch::Idle;
+        self.apps[a].cred.fetch = Fetch::Idle;
         let read = self.own_value(a, r, "ticket").and_then(|v| {
             Some(Pushed {
                 value: Secret::new(v.get("ticket")?.as_str()?),

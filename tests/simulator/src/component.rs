@@ -126,8 +126,16 @@ fn suite_token(sim: &Sim, req: &Req) -> Reply {
         return reject(&mut st, S, None, Fail::new(40086, "invalid suite id"));
     }
     bump(&mut st.counters.token_fetches, &suite);
-    if !matches!(st.check_secret(&suite, field(&body, "suite_secret"), false), Cred::Ok(_)) {
-        return reject(&mut st, S, Some(&suite), Fail::new(40013, "invalid suite secret"));
+    if !matches!(
+        st.check_secret(&suite, field(&body, "suite_secret"), false),
+        Cred::Ok(_)
+    ) {
+        return reject(
+            &mut st,
+            S,
+            Some(&suite),
+            Fail::new(40013, "invalid suite secret"),
+        );
     }
     let ticket = field(&body, "suite_ticket");
     let fresh = st
@@ -136,7 +144,12 @@ fn suite_token(sim: &Sim, req: &Req) -> Reply {
         .and_then(|c| c.tickets.get(ticket).copied())
         .is_some_and(|at| now < at + SUITE_TICKET_LIFE_MS);
     if !fresh {
-        return reject(&mut st, S, Some(&suite), Fail::new(40085, "invalid suite ticket"));
+        return reject(
+            &mut st,
+            S,
+            Some(&suite),
+            Fail::new(40085, "invalid suite ticket"),
+        );
     }
     // The same token while it is valid, with what is left of its life.
     let current = st.components.get(&suite).and_then(|c| c.current.clone());

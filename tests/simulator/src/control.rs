@@ -11,12 +11,9 @@ use crate::state::{now_ms, Config, Fault, FaultKind, Host, Mode, Registration, S
 
 pub async fn handle(sim: &std::sync::Arc<Sim>, req: Req) -> Reply {
     let result = match (&req.method, req.path.as_str()) {
-        (&Method::POST, "/component") => {
-            object(&req).and_then(|b| {
-                crate::component::configure(sim, crate::component::PushKind::Component, &b)
-                    .map_err(bad)
-            })
-        }
+        (&Method::POST, "/component") => object(&req).and_then(|b| {
+            crate::component::configure(sim, crate::component::PushKind::Component, &b).map_err(bad)
+        }),
         (&Method::POST, "/suite") => object(&req).and_then(|b| {
             crate::component::configure(sim, crate::component::PushKind::Suite, &b).map_err(bad)
         }),

@@ -154,9 +154,7 @@ fn token_fail(platform: Platform, p: TokenProblem) -> Fail {
         (Platform::Jing, TokenProblem::Expired) => Fail::jing(20001, "访问令牌已过期"),
         (Platform::Jing, _) => Fail::jing(20001, "无效的访问令牌"),
         (Platform::Suite, TokenProblem::Invalid) => Fail::new(40082, "invalid suite_token"),
-        (Platform::Suite, TokenProblem::Expired) => {
-            Fail::new(42009, "suite_access_token expired")
-        }
+        (Platform::Suite, TokenProblem::Expired) => Fail::new(42009, "suite_access_token expired"),
         (_, TokenProblem::Missing) => Fail::new(41001, oa_msg(41001)),
         (_, TokenProblem::Expired) => Fail::new(42001, oa_msg(42001)),
         (Platform::Oa | Platform::Component, TokenProblem::Invalid) => {
