@@ -243,6 +243,7 @@ impl CallbackCrypto {
     }
 }
 
+#[cfg(feature = "api-security")]
 fn exact<const N: usize>(bytes: &[u8], field: &str) -> Result<[u8; N], JsValue> {
     bytes.try_into().map_err(|_| {
         thrown(wxcore::ConfigError {
@@ -253,6 +254,7 @@ fn exact<const N: usize>(bytes: &[u8], field: &str) -> Result<[u8; N], JsValue> 
 }
 
 /// API security: seals `plaintext` into `{"iv","data","authtag"}`.
+#[cfg(feature = "api-security")]
 #[wasm_bindgen(js_name = apiSecuritySeal)]
 pub fn api_security_seal(
     sym_key: &str,
@@ -277,6 +279,7 @@ pub fn api_security_seal(
 }
 
 /// API security: opens a sealed body; the plaintext bytes.
+#[cfg(feature = "api-security")]
 #[wasm_bindgen(js_name = apiSecurityOpen)]
 pub fn api_security_open(
     sym_key: &str,
@@ -291,6 +294,7 @@ pub fn api_security_open(
 }
 
 /// API security: RSA-PSS SHA-256 signature (base64); `seed`: 32 bytes from the host's CSPRNG.
+#[cfg(feature = "api-security")]
 #[wasm_bindgen(js_name = apiSecuritySign)]
 pub fn api_security_sign(
     private_key_pem: &str,
@@ -306,6 +310,7 @@ pub fn api_security_sign(
 }
 
 /// API security: whether `signature` verifies under `key_pem` (certificate, public or private key).
+#[cfg(feature = "api-security")]
 #[wasm_bindgen(js_name = apiSecurityVerify)]
 pub fn api_security_verify(
     key_pem: &str,
