@@ -58,11 +58,17 @@ pub enum ErrorKind {
     /// or the platform refused it (61005, 61006, WeCom 40085). Wait for the
     /// next push, or restart pushes (`api_start_push_ticket`).
     TicketUnavailable,
+    /// An open-platform authorizer that has not authorized the component
+    /// (any more): `code` says `revoked` (an `unauthorized` push, or 61003)
+    /// or `needs_reauthorization` (its refresh token is gone and the
+    /// authorizer list does not hold it). Fails fast, no request sent, until
+    /// it authorizes again.
+    NotAuthorized,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::TokenInvalid,
         ErrorKind::CredentialInvalid,
         ErrorKind::SecretFrozen,
@@ -84,6 +90,7 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Cancelled,
         ErrorKind::TicketUnavailable,
+        ErrorKind::NotAuthorized,
     ];
 
     /// The stable name shared by every language (`"token_invalid"`, …).
@@ -110,6 +117,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::TicketUnavailable => "ticket_unavailable",
+            ErrorKind::NotAuthorized => "not_authorized",
         }
     }
 

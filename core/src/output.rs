@@ -72,7 +72,8 @@ pub enum StoreCommand {
         key: String,
         /// Value (versioned JSON).
         value: String,
-        /// Time to live.
+        /// Time to live; 0: no expiry (durable state, such as an
+        /// authorizer's refresh token, which no cache policy may evict).
         ttl_ms: u64,
     },
     /// Set-if-absent with owner and TTL (a lease); answer `StoreResult::Locked`.
@@ -228,6 +229,16 @@ pub enum Event {
         /// The push's creation time, in the platform's seconds.
         created_s: u64,
     },
+    /// An open-platform authorizer's standing changed: `active` (it
+    /// authorized the component, again), `revoked` (an `unauthorized`
+    /// push, or 61003), `needs_reauthorization` (its refresh token is lost
+    /// for good: only a new authorization brings it back).
+    AuthorizerChanged {
+        /// The authorizer's app name (`{component}/{authorizer_appid}`).
+        app: String,
+        /// The new standing.
+        standing: &'static str,
+    },
     /// A cached token was dropped because a call reported it invalid.
     TokenInvalidated {
         /// App id.
@@ -381,6 +392,7 @@ impl Event {
             Event::TokenFetched { app, .. }
             | Event::TicketFetched { app, .. }
             | Event::TicketPushed { app, .. }
+            | Event::AuthorizerChanged { app, .. }
             | Event::TokenInvalidated { app, .. }
             | Event::TokenFetchFailed { app, .. }
             | Event::ForceRefreshRefused { app, .. }
@@ -419,6 +431,7 @@ impl Event {
             | Event::AdminConfirmationRequired { .. }
             | Event::StoreValueIgnored { .. }
             | Event::StateDropped { .. }
+            | Event::AuthorizerChanged { .. }
             | Event::StoreUnavailable { .. } => "warn",
             Event::TokenFetchFailed { .. }
             | Event::QuotaExhausted { .. }

@@ -2,6 +2,7 @@
 //! counts, rate-limit buckets and queue, IP block and tickets. The resolved
 //! configuration it belongs to is the [`Account`] it derefs to.
 
+use crate::engine::authorizer::Authorizer;
 use crate::engine::credential::Cred;
 use crate::engine::push::PushSlot;
 use crate::engine::queue::RateQueue;
@@ -28,6 +29,10 @@ pub(crate) struct App {
     pub(crate) tickets: HashMap<String, TicketSlot>,
     /// The pushed ticket its token needs (component, suite), if any.
     pub(crate) pushed: PushSlot,
+    /// A component: what its authorizers are made from.
+    pub(crate) template: Option<Box<Account>>,
+    /// An authorizer: its component and standing.
+    pub(crate) authorizer: Option<Authorizer>,
 }
 
 impl App {
@@ -43,6 +48,8 @@ impl App {
             blocked: None,
             tickets: HashMap::new(),
             pushed: PushSlot::default(),
+            template: None,
+            authorizer: None,
         }
     }
 }

@@ -169,6 +169,9 @@ impl Engine {
             return self.server_fetch(a, now);
         }
         let Some(ep) = app.token.clone() else { return };
+        if app.authorizer.is_some() {
+            return self.authorizer_fetch(a, now, looked);
+        }
         let ticket = match self.ticket_for_fetch(a, now, forced, looked) {
             TicketFor::Ready(t) => t,
             TicketFor::Looking => return,
@@ -506,9 +509,15 @@ impl Engine {
         }
         let lifetime = expires_at.saturating_sub(sent_at);
         let margin = self.cfg.refresh_margin_ms.min(lifetime / 2);
-        let jitter = match self.cfg.refresh_jitter_ms.min(lifetime / 4) {
-            0 => 0,
-            j => self.rng.next_u64() % (j + 1),
+        let jitter = match &self.apps[a].authorizer {
+            // Thousands of authorizers authorized in one batch would refresh
+            // in one minute, forever: theirs spread over a quarter lifetime,
+            // at a phase of their own that every process of a fleet agrees on.
+            Some(au) => crate::engine::authorizer::phase(&au.appid) % (lifetime / 4 + 1),
+            None => match self.cfg.refresh_jitter_ms.min(lifetime / 4) {
+                0 => 0,
+                j => self.rng.next_u64() % (j + 1),
+            },
         };
         // Never in the past: a slow answer must not start refresh after refresh.
         (expires_at - margin - jitter).max(now + 1000)

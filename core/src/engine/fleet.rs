@@ -263,6 +263,7 @@ impl Engine {
             },
             StorePurpose::TicketRead(a, kind) => self.on_ticket_read(a, kind, result, now),
             StorePurpose::PushedRead(a, forced) => self.on_pushed_read(a, forced, result, now),
+            StorePurpose::AuthorizerRead(a) => self.on_authorizer_read(a, result, now),
             StorePurpose::QuotaReserve(id, a, key, path, delta) => {
                 let count = match result {
                     StoreResult::Count(n) => Some(n),

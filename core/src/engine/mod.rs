@@ -4,6 +4,7 @@
 //! waiting out a backoff, and end in exactly one `Done`.
 
 mod app;
+pub(crate) mod authorizer;
 pub(crate) mod credential;
 mod fleet;
 pub(crate) mod push;
@@ -128,6 +129,15 @@ pub(crate) enum StorePurpose {
     TicketRead(usize, String),
     /// A pushed ticket looked up before a token fetch (forced or not).
     PushedRead(usize, bool),
+    /// An authorizer's refresh token and standing, read before a fetch.
+    AuthorizerRead(usize),
+}
+
+/// What one of the engine's own calls is for.
+#[derive(Debug, Clone)]
+pub(crate) enum Internal {
+    Ticket(TicketFetch),
+    Authorizer(authorizer::Step),
 }
 
 /// Times beyond this (about the year 287,000) are taken as this, so that no
@@ -187,7 +197,7 @@ pub struct Engine {
     pub(crate) requests: IdMap<Purpose>,
     pub(crate) store_ops: IdMap<StorePurpose>,
     /// The engine's own calls fetching tickets.
-    pub(crate) ticket_calls: IdMap<TicketFetch>,
+    pub(crate) ticket_calls: IdMap<Internal>,
     /// The time of the latest input (for completions reached without one).
     pub(crate) last_now: u64,
     pub(crate) circuits: Circuits,
@@ -246,7 +256,24 @@ impl Engine {
                     format!("duplicate app id `{}`", a.id),
                 ));
             }
-            apps.push(App::new(resolved));
+            let mut app = App::new(resolved);
+            if let Some(spec) = app.rt.profile.authorizers.clone() {
+                // What its authorizers are made from: the profile their
+                // calls follow, on the component's hosts.
+                let like = crate::config::AppConfig {
+                    id: a.id.clone(),
+                    platform: spec.platform,
+                    app_id: a.app_id.clone(),
+                    secret: Some(crate::config::Secret::new("-")),
+                    base_url: a.base_url.clone(),
+                    hosts: a.hosts.clone(),
+                    regions: a.regions.clone(),
+                    ..Default::default()
+                };
+                let t = account::resolve(&config, i, &like, &profiles, &mut limit_cache)?;
+                app.template = Some(Box::new(t));
+            }
+            apps.push(app);
         }
         if config.store == StoreMode::External && config.store_prefix.is_empty() {
             return Err(ConfigError::new(
@@ -330,7 +357,7 @@ impl Engine {
 
     /// A call the engine makes for itself (a ticket fetch): its completion
     /// goes to `ticket_calls`' owner, never to the host.
-    pub(crate) fn submit_internal(&mut self, call: Call, fetch: TicketFetch, now: u64) {
+    pub(crate) fn submit_internal(&mut self, call: Call, fetch: Internal, now: u64) {
         let id = self.reserve_call_id();
         self.ticket_calls.insert(id, fetch);
         self.start_call(id, call, now);
@@ -342,7 +369,7 @@ impl Engine {
             e.app = call.app;
             e.call_id = id;
             if let Some(f) = self.ticket_calls.remove(&id) {
-                return self.on_ticket_call(f, Err(e), now_ms);
+                return self.on_internal(f, Err(e), now_ms);
             }
             self.out.push_back(Output::Done(Completion {
                 call_id: id,
@@ -350,7 +377,7 @@ impl Engine {
             }));
             return;
         }
-        let Some(&a) = self.by_name.get(&call.app) else {
+        let Some(a) = self.app_index(&call.app) else {
             let mut e = ApiError::new(
                 ErrorKind::Config,
                 format!("no app `{}` is configured", call.app),
@@ -638,8 +665,8 @@ impl Engine {
         let now = now_ms.min(MAX_TIME_MS);
         self.advance(now);
         let id = self.reserve_call_id();
-        match self.by_name.get(app) {
-            Some(&a) => Ok((id, a, now)),
+        match self.app_index(app) {
+            Some(a) => Ok((id, a, now)),
             None => {
                 let e = ApiError::new(ErrorKind::Config, format!("no app `{app}` is configured"));
                 Err(self.complete(id, app.to_string(), Err(e)))
@@ -843,7 +870,7 @@ impl Engine {
             e.app = self.apps[c.app].name.clone();
             e.call_id = id;
             if let Some(f) = self.ticket_calls.remove(&id) {
-                return self.on_ticket_call(f, Err(e), self.last_now);
+                return self.on_internal(f, Err(e), self.last_now);
             }
             self.out.push_back(Output::Done(Completion {
                 call_id: id,
@@ -853,14 +880,23 @@ impl Engine {
     }
 
     fn succeed(&mut self, id: CallId, reply: Reply) {
-        if self.calls.remove(&id).is_some() {
+        if let Some(c) = self.calls.remove(&id) {
             if let Some(f) = self.ticket_calls.remove(&id) {
-                return self.on_ticket_call(f, Ok(reply), self.last_now);
+                return self.on_internal(f, Ok(reply), self.last_now);
             }
+            let reply = self.component_reply(c.app, &c.call.path, reply, self.last_now);
             self.out.push_back(Output::Done(Completion {
                 call_id: id,
                 result: Ok(reply),
             }));
+        }
+    }
+
+    /// One of the engine's own calls completed.
+    fn on_internal(&mut self, f: Internal, result: Result<Reply, ApiError>, now: u64) {
+        match f {
+            Internal::Ticket(t) => self.on_ticket_call(t, result, now),
+            Internal::Authorizer(step) => self.on_authorizer_call(step, result, now),
         }
     }
 
@@ -894,6 +930,9 @@ impl Engine {
     fn local_refusal(&mut self, id: CallId, now: u64) -> Option<ApiError> {
         let c = &self.calls[&id];
         let a = c.app;
+        if let Some(e) = self.authorizer_refusal(a) {
+            return Some(e);
+        }
         let app = &mut self.apps[a];
         if let Some((until, code)) = app.blocked.clone() {
             if now < until {

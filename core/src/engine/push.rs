@@ -76,6 +76,10 @@ pub struct Push {
     /// Any other push (authorizations, suite events), verified and
     /// decrypted, for the host to act on.
     pub message: Option<CallbackMessage>,
+    /// For an authorization push (`authorized`, `updateauthorized`,
+    /// `unauthorized`): the authorizer's app name,
+    /// `{component}/{authorizer_appid}`, already acted on.
+    pub authorizer: Option<String>,
 }
 
 impl Push {
@@ -91,6 +95,7 @@ impl Push {
             "info_type": self.info_type,
             "ticket_kept": self.ticket_kept,
             "message": message,
+            "authorizer": self.authorizer,
         })
         .to_string()
     }
@@ -152,6 +157,7 @@ impl Engine {
                     info_type: String::new(),
                     ticket_kept: None,
                     message: None,
+                    authorizer: None,
                 })
             }
             Inbound::Message { message, .. } => message,
@@ -173,11 +179,23 @@ impl Engine {
         }
         let info_type = message.get("InfoType").unwrap_or_default().to_string();
         if info_type != spec.info_type {
+            let authorizer = match self.authorizer_push(a, &info_type, &message, now) {
+                Some(Err(field)) => {
+                    return Err(refused(
+                        ErrorKind::InvalidRequest,
+                        "missing_field",
+                        format!("the `{info_type}` push has no `{field}`"),
+                    ))
+                }
+                Some(Ok(name)) => Some(name),
+                None => None,
+            };
             return Ok(Push {
                 reply: "success".into(),
                 info_type,
                 ticket_kept: None,
                 message: Some(message),
+                authorizer,
             });
         }
         let field = |name: &str| {
@@ -238,6 +256,7 @@ impl Engine {
             info_type,
             ticket_kept: Some(kept),
             message: None,
+            authorizer: None,
         })
     }
 

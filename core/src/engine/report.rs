@@ -169,6 +169,16 @@ fn build(e: &Engine, now: u64) -> Value {
             if let Some(pushed) = pushed {
                 row["pushed_ticket"] = pushed.unwrap_or(Value::Null);
             }
+            // For an authorizer: whether it can be called for, and whether
+            // its refresh token is held (never the token).
+            if let Some(au) = &app.authorizer {
+                row["authorizer"] = json!({
+                    "component": e.apps[au.component].name,
+                    "appid": au.appid,
+                    "standing": au.standing.as_str(),
+                    "refresh_token_held": app.cred.refresh_token.is_some(),
+                });
+            }
             row
         })
         .collect();

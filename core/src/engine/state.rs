@@ -36,9 +36,7 @@ impl Engine {
                     )
                 })
                 .collect();
-            apps.insert(
-                app.name.clone(),
-                json!({
+            let mut entry = json!({
                     "platform": app.platform,
                     "account": app.account_id,
                     "token": c.token.as_ref().map(|t| json!({
@@ -55,8 +53,11 @@ impl Engine {
                     "quota": {"day": app.quota.day, "paths": paths},
                     "blocked": app.blocked.as_ref().map(|(until, code)| json!({"until_ms": until, "code": code})),
                     "forced": {"day": c.forced_day, "count": c.forced_count, "last_ms": c.last_forced_ms},
-                }),
-            );
+            });
+            if let Some(au) = &app.authorizer {
+                entry["authorizer"] = json!({"standing": au.standing.as_str()});
+            }
+            apps.insert(app.name.clone(), entry);
         }
         let circuits: Map<String, Value> = self
             .circuits
@@ -96,7 +97,8 @@ impl Engine {
         let bad = |f: String| ConfigError::new(f, "malformed");
         if let Some(apps) = v.get("apps").and_then(Value::as_object) {
             for (name, s) in apps {
-                let Some(&a) = e.by_name.get(name) else {
+                // An authorizer is made again from its component.
+                let Some(a) = e.app_index(name) else {
                     continue;
                 };
                 let platform = s.get("platform").and_then(Value::as_str);
@@ -143,6 +145,13 @@ impl Engine {
                 }
                 if let Some(r) = s.get("refresh_token").and_then(Value::as_str) {
                     e.apps[a].cred.refresh_token = Some(Secret::new(r));
+                }
+                let standing = s
+                    .pointer("/authorizer/standing")
+                    .and_then(Value::as_str)
+                    .and_then(crate::engine::authorizer::Standing::from_name);
+                if let (Some(st), Some(au)) = (standing, e.apps[a].authorizer.as_mut()) {
+                    au.standing = st;
                 }
                 if let Some(p) = s.get("pushed_ticket").filter(|p| !p.is_null()) {
                     let field = |f: &str| {

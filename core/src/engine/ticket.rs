@@ -122,7 +122,7 @@ impl Engine {
             kind: kind.to_string(),
             sent_at: now,
         };
-        self.submit_internal(call, fetch, now);
+        self.submit_internal(call, crate::engine::Internal::Ticket(fetch), now);
     }
 
     /// A store read for a ticket: adopt a fresh one, or fetch.

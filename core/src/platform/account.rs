@@ -98,6 +98,36 @@ impl Account {
     }
 }
 
+impl Account {
+    /// An authorizer of the component whose authorizer template this is:
+    /// the template's profile, hosts and limits, its own app id, no secret
+    /// (its token comes through the component), and a store identity under
+    /// the component's, so two components' authorizers never share a key.
+    pub(crate) fn authorizer(&self, name: String, appid: &str, component_store_id: &str) -> Account {
+        Account {
+            name,
+            rt: self.rt.clone(),
+            secret: Secret::new(""),
+            app_id: Some(appid.to_string()),
+            corp_id: None,
+            agent_id: None,
+            token: self.token.clone(),
+            refresh: None,
+            placement: self.placement.clone(),
+            hosts: self.hosts.clone(),
+            quota_mode: self.quota_mode,
+            limits: self.limits.clone(),
+            rates: self.rates,
+            store_id: format!("{component_store_id}:authorizer:{}", key_part(appid)),
+            platform: self.platform.clone(),
+            account_id: key_part(appid),
+            security: None,
+            source: None,
+            callback: None,
+        }
+    }
+}
+
 /// Credentials the engine holds that a token request may carry.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Held<'a> {

@@ -201,6 +201,16 @@ pub struct PushedTicket {
     pub valid_ms: u64,
 }
 
+/// Who an app's authorizers are: accounts that granted it their APIs, each
+/// with its own token fetched through the app (the open platform's
+/// `api_authorizer_token`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Authorizers {
+    /// The profile an authorizer's own calls follow (`wechat-oa`).
+    pub platform: String,
+}
+
 /// A platform profile.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -258,6 +268,10 @@ pub struct Profile {
     /// apps on them need `callback` to receive it.
     #[serde(default)]
     pub pushed_ticket: Option<PushedTicket>,
+    /// Accounts that authorize this app (an open-platform component's
+    /// authorizers) and call through it.
+    #[serde(default)]
+    pub authorizers: Option<Authorizers>,
     /// Default rate limits.
     #[serde(default)]
     pub rate_limit: Option<RateLimit>,

@@ -5,6 +5,7 @@ time; the component and suite tokens fetched with them; ticket errors.
 The pushes are sealed by make_pushes.py with Python's `cryptography`
 (pushes.json), never by the engine."""
 import json as _json
+import hashlib as _hashlib
 import os as _os
 
 from common import *
@@ -78,6 +79,55 @@ def ctok(token, expires_in=7200):
 PAC = {"pre_auth_code": "PAC1", "expires_in": 600}
 T12H = 12 * HOUR
 
+QA = "/cgi-bin/component/api_query_auth"
+AT = "/cgi-bin/component/api_authorizer_token"
+AL = "/cgi-bin/component/api_get_authorizer_list"
+AUTH = "cp/wxAUTH1"
+JSON_CT = {"content-type": "application/json"}
+
+
+def phase(appid):
+    """An authorizer's refresh phase: SHA-256 of its appid, first 8 bytes big-endian."""
+    return int.from_bytes(_hashlib.sha256(appid.encode()).digest()[:8], "big")
+
+
+def auth_refresh(sent, appid="wxAUTH1", life=2 * HOUR):
+    """Refresh point of an authorizer token: the margin (half its life here),
+    less its phase within a quarter of its life."""
+    return sent + life - life // 2 - phase(appid) % (life // 4 + 1)
+
+
+def component_call(id, path, token, body):
+    return send(id, "POST", f"{OA}{path}?component_access_token={token}", json=body, headers=JSON_CT)
+
+
+def query_auth(id, token, code="queryauthcode@@@one"):
+    return component_call(id, QA, token, {"component_appid": CP, "authorization_code": code})
+
+
+def authorization(token, refresh, appid="wxAUTH1"):
+    return {"authorization_info": {"authorizer_appid": appid, "authorizer_access_token": token, "expires_in": 7200,
+                                   "authorizer_refresh_token": refresh, "func_info": [{"funcscope_category": {"id": 1}}]}}
+
+
+def user_info(t):
+    return submit(t, "/cgi-bin/user/info", app=AUTH, query=[["openid", "o1"]])
+
+
+def authorized_steps():
+    """Ticket at T0, authorized at T0 + 10: component token CT1 (request 1), then
+    api_query_auth (request 2, the engine's own call 1) bringing AT1 / RT1."""
+    return [
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (push(T0 + 10, "authorized"),
+         [pushed(info_type="authorized", kept=None, authorizer=AUTH), ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 20, 1, ctok("CT1")),
+         [fetched(T0 + 10 + 2 * HOUR, T0 + 10 + HOUR, app="cp"), query_auth(2, "CT1"), idle(T0 + 10 + HOUR)]),
+        (resp(T0 + 30, 2, authorization("AT1", "RT1")),
+         [fetched(T0 + 10 + 2 * HOUR, auth_refresh(T0 + 10), app=AUTH), idle(auth_refresh(T0 + 10))]),
+    ]
+
+
 FILE = "components"
 SCENARIOS = [
     scenario(
@@ -114,12 +164,13 @@ SCENARIOS = [
         (submit_pre(T0 + 1000), [ct_fetch(1, "ticket@@@two"), idle()]),
     ),
     scenario(
-        "component: other pushes (unauthorized) are verified and handed to the host, the ticket untouched",
+        "component: an unauthorized push is verified, handed to the host and revokes the authorizer; the ticket untouched",
         cfg(component()),
         (push(T0, "unauthorized"),
-         [pushed(info_type="unauthorized", kept=None,
+         [pushed(info_type="unauthorized", kept=None, authorizer="cp/wxAUTH1",
                  message={"AppId": CP, "CreateTime": "1700001200", "InfoType": "unauthorized",
-                          "AuthorizerAppid": "wxAUTH1"}), idle()]),
+                          "AuthorizerAppid": "wxAUTH1"}),
+          ev("authorizer_changed", app="cp/wxAUTH1", standing="revoked"), idle()]),
         (submit_pre(T0 + 1000), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable"),
                                  err(1, "ticket_unavailable"), idle()]),
     ),
@@ -221,4 +272,64 @@ SCENARIOS = [
                     "apps[0].callback.encoding_aes_key"),
     config_scenario("config: callback keys on a platform that pushes no ticket",
                     cfg(oa(callback=CB)), "apps[0].callback"),
+    scenario(
+        "authorizer: an authorized push brings its tokens through api_query_auth with the component token; "
+        "its calls carry its own token",
+        cfg(component()),
+        *authorized_steps(),
+        (user_info(T0 + 40), [send(3, "GET", oa_url("/cgi-bin/user/info", "AT1", ("openid", "o1"))),
+                              idle(auth_refresh(T0 + 10))]),
+        (resp(T0 + 50, 3, {"openid": "o1"}), [ok(2, json={"openid": "o1"}), idle(auth_refresh(T0 + 10))]),
+        about="An authorizer is an app of its own, `{component}/{authorizer_appid}`, made on first use; the push's "
+              "api_query_auth is the engine's own call (call 1), so the host's call is call 2. Its refresh point "
+              "is spread by a hash of its appid.",
+    ),
+    scenario(
+        "authorizer: at its refresh point the token is renewed through api_authorizer_token; 61023 recovers the "
+        "refresh token from the authorizer list",
+        cfg(component()),
+        *authorized_steps(),
+        (poll(auth_refresh(T0 + 10)),
+         [component_call(3, AT, "CT1", {"component_appid": CP, "authorizer_appid": "wxAUTH1",
+                                        "authorizer_refresh_token": "RT1"}), idle(T0 + 10 + HOUR)]),
+        (resp(auth_refresh(T0 + 10) + 10, 3, werr(61023, "refresh_token is invalid")),
+         [component_call(4, AL, "CT1", {"component_appid": CP, "offset": 0, "count": 500}), idle(T0 + 10 + HOUR)]),
+        (resp(auth_refresh(T0 + 10) + 20, 4,
+              {"total_count": 1, "list": [{"authorizer_appid": "wxAUTH1", "refresh_token": "RT1b", "auth_time": 1}]}),
+         [component_call(5, AT, "CT1", {"component_appid": CP, "authorizer_appid": "wxAUTH1",
+                                        "authorizer_refresh_token": "RT1b"}), idle(T0 + 10 + HOUR)]),
+        (resp(auth_refresh(T0 + 10) + 30, 5,
+              {"authorizer_access_token": "AT2", "expires_in": 7200, "authorizer_refresh_token": "RT2"}),
+         [fetched(auth_refresh(T0 + 10) + 20 + 2 * HOUR, auth_refresh(auth_refresh(T0 + 10) + 20), app=AUTH),
+          idle(T0 + 10 + HOUR)]),
+        (user_info(auth_refresh(T0 + 10) + 40),
+         [send(6, "GET", oa_url("/cgi-bin/user/info", "AT2", ("openid", "o1"))), idle(T0 + 10 + HOUR)]),
+        about="The new token's expiry counts from when the request that brought it was sent (the second refresh).",
+    ),
+    scenario(
+        "authorizer: revoked by an unauthorized push, its calls fail fast with not_authorized and nothing is sent; "
+        "authorized again, it works",
+        cfg(component()),
+        (push(T0, "unauthorized"),
+         [pushed(info_type="unauthorized", kept=None, authorizer=AUTH),
+          ev("authorizer_changed", app=AUTH, standing="revoked"), idle()]),
+        (user_info(T0 + 1), [err(1, "not_authorized", code="revoked", app=AUTH), idle()]),
+        (push(T0 + 2, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (push(T0 + 10, "authorized"),
+         [pushed(info_type="authorized", kept=None, authorizer=AUTH),
+          ev("authorizer_changed", app=AUTH, standing="active"), ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 20, 1, ctok("CT1")),
+         [fetched(T0 + 10 + 2 * HOUR, T0 + 10 + HOUR, app="cp"), query_auth(2, "CT1"), idle(T0 + 10 + HOUR)]),
+        (resp(T0 + 30, 2, authorization("AT1", "RT1")),
+         [fetched(T0 + 10 + 2 * HOUR, auth_refresh(T0 + 10), app=AUTH), idle(auth_refresh(T0 + 10))]),
+        (user_info(T0 + 40), [send(3, "GET", oa_url("/cgi-bin/user/info", "AT1", ("openid", "o1"))),
+                              idle(auth_refresh(T0 + 10))]),
+    ),
+    scenario(
+        "authorizer: an authorized push without AuthorizationCode is refused; nothing is fetched",
+        cfg(component()),
+        (push(T0, "authorized_no_code"), [refused("invalid_request", "missing_field"), idle()]),
+        (push(T0 + 1, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (poll(T0 + 2), [idle()]),
+    ),
 ]

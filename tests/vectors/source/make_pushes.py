@@ -73,6 +73,16 @@ def main():
                              "</CreateTime><InfoType>unauthorized</InfoType>"
                              "<AuthorizerAppid>wxAUTH1</AuthorizerAppid></xml>",
                              COMPONENT, "tu", "1700001200", "107", COMPONENT),
+        # The authorized event as the open platform documents it (授权成功通知).
+        "authorized": push(f"<xml><AppId>{COMPONENT}</AppId><CreateTime>1700001300</CreateTime>"
+                           "<InfoType>authorized</InfoType><AuthorizerAppid>wxAUTH1</AuthorizerAppid>"
+                           "<AuthorizationCode>queryauthcode@@@one</AuthorizationCode>"
+                           "<AuthorizationCodeExpiredTime>1700004900</AuthorizationCodeExpiredTime>"
+                           "<PreAuthCode>preauthcode@@@one</PreAuthCode></xml>",
+                           COMPONENT, "ta", "1700001300", "108", COMPONENT),
+        "authorized_no_code": push(f"<xml><AppId>{COMPONENT}</AppId><CreateTime>1700001400</CreateTime>"
+                                   "<InfoType>authorized</InfoType><AuthorizerAppid>wxAUTH1</AuthorizerAppid></xml>",
+                                   COMPONENT, "tc", "1700001400", "109", COMPONENT),
         "suite_ticket": push("<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId>"
                              "<InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>1403610513</TimeStamp>"
                              "<SuiteTicket><![CDATA[asdfasfdasdfasdf]]></SuiteTicket></xml>",

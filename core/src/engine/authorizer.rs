@@ -1,0 +1,531 @@
+//! Authorizers: the accounts that granted an open-platform component their
+//! APIs. Each is an app of its own, named `{component}/{authorizer_appid}`
+//! and made on first use (a call, a push, a stored state), so the host
+//! calls for it with the ordinary call API and every language gets it.
+//!
+//! Its token is a credential like any other (single flight, refreshed
+//! before expiry, fleet lease, compare-and-invalidate), except that the
+//! fetch is the component's own call: `api_query_auth` after an
+//! authorization (a push, or the host's call with a redirect's code) and
+//! `api_authorizer_token` with the refresh token after that, so the
+//! component token, its retries and failover are the calls' own.
+//!
+//! The refresh token is the one thing that cannot be fetched again: every
+//! value an answer carries replaces the held one and, in fleet mode, is
+//! written to the store without expiry. A lost or refused one (61023) is
+//! first recovered from `api_get_authorizer_list`; only an authorizer the
+//! list does not hold `needs_reauthorization`. `unauthorized` (and 61003)
+//! revokes: tokens dropped, calls refused at once without a request, until
+//! the next authorization.
+
+use crate::call::{Call, Reply};
+use crate::config::{Secret, StoreMode};
+use crate::crypto::callback::CallbackMessage;
+use crate::engine::credential::{Fetch, Source};
+use crate::engine::{Engine, Internal, StorePurpose};
+use crate::error::{ApiError, Code, ErrorKind};
+use crate::output::{Event, StoreCommand, StoreResult};
+use serde_json::{json, Value};
+
+pub(crate) const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
+pub(crate) const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_token";
+pub(crate) const AUTHORIZER_LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
+/// The largest page `api_get_authorizer_list` returns.
+const PAGE: u64 = 500;
+
+/// Whether an authorizer can be called for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Active,
+    Revoked,
+    NeedsReauthorization,
+}
+
+impl Standing {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Standing::Active => "active",
+            Standing::Revoked => "revoked",
+            Standing::NeedsReauthorization => "needs_reauthorization",
+        }
+    }
+
+    pub(crate) fn from_name(s: &str) -> Option<Standing> {
+        [
+            Standing::Active,
+            Standing::Revoked,
+            Standing::NeedsReauthorization,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// An authorizer app's link to its component.
+#[derive(Debug)]
+pub(crate) struct Authorizer {
+    pub(crate) component: usize,
+    pub(crate) appid: String,
+    pub(crate) standing: Standing,
+    /// The refresh token in use came from the authorizer list during this
+    /// fetch: refused again, nothing is left to try.
+    recovered: bool,
+}
+
+/// What one of the engine's own component calls is for.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// `api_query_auth` for authorizer `a`, after a push.
+    QueryAuth { a: usize, sent_at: u64 },
+    /// `api_authorizer_token` for authorizer `a`.
+    Refresh { a: usize, sent_at: u64 },
+    /// A page of `api_get_authorizer_list`, looking for `a`'s refresh token.
+    List { a: usize, offset: u64 },
+}
+
+impl Engine {
+    /// The app called `name`: a configured one, or an authorizer
+    /// `{component}/{authorizer_appid}` of a configured component (made on
+    /// first use).
+    pub(crate) fn app_index(&mut self, name: &str) -> Option<usize> {
+        if let Some(&a) = self.by_name.get(name) {
+            return Some(a);
+        }
+        let (component, appid) = name.rsplit_once('/')?;
+        let c = *self.by_name.get(component)?;
+        self.apps[c].template.as_ref()?;
+        let plausible = !appid.is_empty()
+            && appid.len() <= 64
+            && appid.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+        plausible.then(|| self.authorizer_app(c, appid))
+    }
+
+    /// Authorizer `appid` of component `c`, made if new.
+    pub(crate) fn authorizer_app(&mut self, c: usize, appid: &str) -> usize {
+        let name = format!("{}/{appid}", self.apps[c].name);
+        if let Some(&a) = self.by_name.get(&name) {
+            return a;
+        }
+        let template = self.apps[c].template.as_ref().expect("a component");
+        let account = template.authorizer(name.clone(), appid, &self.apps[c].store_id);
+        let mut app = crate::engine::app::App::new(account);
+        app.authorizer = Some(Authorizer {
+            component: c,
+            appid: appid.to_string(),
+            standing: Standing::Active,
+            recovered: false,
+        });
+        let a = self.apps.len();
+        self.apps.push(app);
+        self.by_name.insert(name, a);
+        self.monitor.tokens.push(Default::default());
+        a
+    }
+
+    /// Why a call for app `a` must not go: an authorizer not authorized.
+    pub(crate) fn authorizer_refusal(&self, a: usize) -> Option<ApiError> {
+        let au = self.apps[a].authorizer.as_ref()?;
+        (au.standing != Standing::Active).then(|| not_authorized(au.standing, &au.appid))
+    }
+
+    fn authorizer_key(&self, a: usize) -> String {
+        format!(
+            "{}authorizer:{}",
+            self.cfg.store_prefix, self.apps[a].store_id
+        )
+    }
+
+    /// Fleet mode: the refresh token and standing, written without expiry.
+    fn persist_authorizer(&mut self, a: usize) {
+        if self.cfg.store != StoreMode::External {
+            return;
+        }
+        let Some(au) = self.apps[a].authorizer.as_ref() else {
+            return;
+        };
+        let value = json!({
+            "v": 1,
+            "account": self.apps[a].store_id,
+            "standing": au.standing.as_str(),
+            "refresh_token": self.apps[a].cred.refresh_token.as_ref().map(Secret::expose),
+        })
+        .to_string();
+        let key = self.authorizer_key(a);
+        self.store(
+            StoreCommand::Set {
+                key,
+                value,
+                ttl_ms: 0,
+            },
+            StorePurpose::Write(a, "set"),
+        );
+    }
+
+    /// Obtains authorizer `a`'s token through its component. `looked`: the
+    /// store was already read for its refresh token during this fetch.
+    pub(crate) fn authorizer_fetch(&mut self, a: usize, now: u64, looked: bool) {
+        if let Some(e) = self.authorizer_refusal(a) {
+            return self.token_fetch_failed(a, e, false, None, false, now);
+        }
+        // In a fleet another process may have rotated the refresh token:
+        // the store's is the newest.
+        if !looked && self.cfg.store == StoreMode::External {
+            self.apps[a].cred.fetch = Fetch::Store;
+            let key = self.authorizer_key(a);
+            self.store(StoreCommand::Get { key }, StorePurpose::AuthorizerRead(a));
+            return;
+        }
+        match self.apps[a].cred.refresh_token.clone() {
+            Some(rt) => self.refresh_authorizer(a, &rt, now),
+            None => self.list_page(a, 0, now),
+        }
+    }
+
+    /// The store's record of authorizer `a`; then the fetch goes on.
+    pub(crate) fn on_authorizer_read(&mut self, a: usize, r: StoreResult, now: u64) {
+        self.apps[a].cred.fetch = Fetch::Idle;
+        if let Some(v) = self.own_value(a, r, "authorizer") {
+            let standing = v
+                .get("standing")
+                .and_then(Value::as_str)
+                .and_then(Standing::from_name);
+            let au = self.apps[a].authorizer.as_mut().expect("authorizer");
+            if let Some(s) = standing.filter(|s| *s != au.standing) {
+                au.standing = s;
+                let app = self.apps[a].name.clone();
+                self.event(Event::AuthorizerChanged {
+                    app,
+                    standing: s.as_str(),
+                });
+            }
+            if let Some(t) = v.get("refresh_token").and_then(Value::as_str) {
+                self.apps[a].cred.refresh_token = Some(Secret::new(t));
+            }
+        }
+        self.authorizer_fetch(a, now, true)
+    }
+
+    fn component_call(&mut self, a: usize, path: &str, body: Value, step: Step, now: u64) {
+        let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
+        let mut body = body;
+        body["component_appid"] = json!(self.apps[c].app_id);
+        let mut call = Call::post_json(self.apps[c].name.clone(), path, body.to_string());
+        // Each asks for a credential: repeating one is harmless.
+        call.idempotent = true;
+        self.apps[a].cred.fetch = Fetch::Http;
+        self.submit_internal(call, Internal::Authorizer(step), now);
+    }
+
+    fn refresh_authorizer(&mut self, a: usize, refresh_token: &Secret, now: u64) {
+        let appid = self.apps[a].authorizer.as_ref().expect("authorizer").appid.clone();
+        // Counted against the authorizer, whose token it is.
+        self.count_quota(a, AUTHORIZER_TOKEN, now);
+        let body = json!({
+            "authorizer_appid": appid,
+            "authorizer_refresh_token": refresh_token.expose(),
+        });
+        self.component_call(a, AUTHORIZER_TOKEN, body, Step::Refresh { a, sent_at: now }, now);
+    }
+
+    fn list_page(&mut self, a: usize, offset: u64, now: u64) {
+        let body = json!({"offset": offset, "count": PAGE});
+        self.component_call(a, AUTHORIZER_LIST, body, Step::List { a, offset }, now);
+    }
+
+    /// One of the engine's own component calls completed.
+    pub(crate) fn on_authorizer_call(&mut self, step: Step, result: Result<Reply, ApiError>, now: u64) {
+        let a = match step {
+            Step::QueryAuth { a, .. } | Step::Refresh { a, .. } | Step::List { a, .. } => a,
+        };
+        self.apps[a].cred.fetch = Fetch::Idle;
+        match (step, result) {
+            (Step::QueryAuth { sent_at, .. }, Ok(r)) => {
+                let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
+                if self.on_authorization(c, r.json_value().as_ref(), sent_at, now).is_none() {
+                    let e = malformed("api_query_auth", "authorization_info");
+                    self.token_fetch_failed(a, e, false, None, false, now);
+                }
+            }
+            (Step::Refresh { sent_at, .. }, Ok(r)) => {
+                match r.json_value().as_ref().and_then(|v| tokens_in(v)) {
+                    Some(t) => self.adopt_authorizer(a, t, sent_at, now),
+                    None => {
+                        let e = malformed("api_authorizer_token", "authorizer_access_token");
+                        self.token_fetch_failed(a, e, false, None, false, now)
+                    }
+                }
+            }
+            (Step::List { offset, .. }, Ok(r)) => self.on_list_page(a, offset, r, now),
+            (Step::Refresh { .. }, Err(e)) if e.code == Some(Code::Num(61023)) => {
+                self.apps[a].cred.refresh_token = None;
+                if self.apps[a].authorizer.as_ref().expect("authorizer").recovered {
+                    self.set_standing(a, Standing::NeedsReauthorization, now);
+                } else {
+                    self.list_page(a, 0, now);
+                }
+            }
+            (_, Err(e)) if e.kind == ErrorKind::NotAuthorized => {
+                self.set_standing(a, Standing::Revoked, now)
+            }
+            (_, Err(e)) => {
+                // The component call has had its own retries already.
+                let passing = matches!(
+                    e.kind,
+                    ErrorKind::Transport
+                        | ErrorKind::Busy
+                        | ErrorKind::RateLimited
+                        | ErrorKind::Timeout
+                );
+                self.token_fetch_failed(a, e, passing, None, false, now)
+            }
+        }
+    }
+
+    fn on_list_page(&mut self, a: usize, offset: u64, r: Reply, now: u64) {
+        let v = r.json_value().unwrap_or(Value::Null);
+        let list = v.get("list").and_then(Value::as_array).cloned().unwrap_or_default();
+        let total = v.get("total_count").and_then(Value::as_u64).unwrap_or(0);
+        let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
+        let mut found = None;
+        for item in &list {
+            let (Some(id), Some(rt)) = (
+                item.get("authorizer_appid").and_then(Value::as_str),
+                item.get("refresh_token").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let name = format!("{}/{id}", self.apps[c].name);
+            match self.by_name.get(&name).copied() {
+                Some(b) if b == a => found = Some(rt.to_string()),
+                // Another known authorizer that lost its refresh token
+                // (a flushed store) gets it back on the way.
+                Some(b)
+                    if self.apps[b].cred.refresh_token.is_none()
+                        && self.authorizer_refusal(b).is_none() =>
+                {
+                    self.apps[b].cred.refresh_token = Some(Secret::new(rt));
+                    self.persist_authorizer(b);
+                }
+                _ => {}
+            }
+        }
+        if let Some(rt) = found {
+            let rt = Secret::new(rt);
+            self.apps[a].cred.refresh_token = Some(rt.clone());
+            self.apps[a].authorizer.as_mut().expect("authorizer").recovered = true;
+            self.persist_authorizer(a);
+            return self.refresh_authorizer(a, &rt, now);
+        }
+        let next = offset + list.len() as u64;
+        if !list.is_empty() && next < total {
+            return self.list_page(a, next, now);
+        }
+        self.set_standing(a, Standing::NeedsReauthorization, now);
+    }
+
+    /// Changes authorizer `a`'s standing. Anything but `active` drops its
+    /// tokens and fails what waits for them.
+    fn set_standing(&mut self, a: usize, standing: Standing, now: u64) {
+        let au = self.apps[a].authorizer.as_mut().expect("authorizer");
+        let changed = au.standing != standing;
+        au.standing = standing;
+        au.recovered = false;
+        if standing != Standing::Active {
+            let cred = &mut self.apps[a].cred;
+            if cred.token.take().is_some() {
+                cred.gen += 1;
+            }
+            cred.refresh_token = None;
+        }
+        if changed {
+            let app = self.apps[a].name.clone();
+            self.event(Event::AuthorizerChanged {
+                app,
+                standing: standing.as_str(),
+            });
+            // Active without a refresh token in hand (a push on a process
+            // that never held it) must not blank the fleet's record: the
+            // authorization's answer writes it.
+            if standing != Standing::Active || self.apps[a].cred.refresh_token.is_some() {
+                self.persist_authorizer(a);
+            }
+        }
+        let cred = &self.apps[a].cred;
+        let waited_on = !cred.waiting.is_empty() || !cred.token_requests.is_empty() || cred.lock_held;
+        if standing != Standing::Active && cred.is_idle() && waited_on {
+            let e = not_authorized(standing, &self.apps[a].authorizer.as_ref().expect("authorizer").appid);
+            self.token_fetch_failed(a, e, false, None, false, now);
+        }
+    }
+
+    /// An answer carrying `authorization_info` (`api_query_auth`, the
+    /// engine's or the host's): the authorizer is active and holds these
+    /// tokens. Returns its app index.
+    pub(crate) fn on_authorization(
+        &mut self,
+        c: usize,
+        v: Option<&Value>,
+        sent_at: u64,
+        now: u64,
+    ) -> Option<usize> {
+        let info = v?.get("authorization_info")?;
+        let appid = info.get("authorizer_appid")?.as_str()?;
+        let tokens = tokens_in(info)?;
+        let a = self.authorizer_app(c, appid);
+        let au = self.apps[a].authorizer.as_mut().expect("authorizer");
+        au.recovered = false;
+        if au.standing != Standing::Active {
+            au.standing = Standing::Active;
+            let app = self.apps[a].name.clone();
+            self.event(Event::AuthorizerChanged {
+                app,
+                standing: "active",
+            });
+        }
+        self.adopt_authorizer(a, tokens, sent_at, now);
+        Some(a)
+    }
+
+    fn adopt_authorizer(&mut self, a: usize, t: Tokens, sent_at: u64, now: u64) {
+        if let Some(rt) = t.refresh {
+            if self.apps[a].cred.refresh_token.as_ref() != Some(&rt) {
+                self.apps[a].cred.refresh_token = Some(rt);
+                self.persist_authorizer(a);
+            }
+        }
+        self.apps[a].authorizer.as_mut().expect("authorizer").recovered = false;
+        let expires_at = sent_at.saturating_add(
+            t.expires_in_s
+                .saturating_mul(1000)
+                .min(crate::engine::MAX_DURATION_MS),
+        );
+        if expires_at <= now {
+            let e = ApiError::new(
+                ErrorKind::MalformedResponse,
+                format!("authorizer token already expired on arrival (expires_in {})", t.expires_in_s),
+            );
+            return self.token_fetch_failed(a, e, false, None, false, now);
+        }
+        self.adopt(a, t.access, expires_at, None, Source::Http { forced: false }, now, sent_at);
+        if self.apps[a].cred.lock_held {
+            self.fleet_publish(a, now);
+        }
+    }
+
+    /// A push to component `c`'s URL about an authorizer
+    /// (`authorized`, `updateauthorized`, `unauthorized`): returns the
+    /// authorizer's app name, or None for another `InfoType`.
+    pub(crate) fn authorizer_push(
+        &mut self,
+        c: usize,
+        info_type: &str,
+        message: &CallbackMessage,
+        now: u64,
+    ) -> Option<Result<String, &'static str>> {
+        if self.apps[c].template.is_none()
+            || !matches!(info_type, "authorized" | "updateauthorized" | "unauthorized")
+        {
+            return None;
+        }
+        let Some(appid) = message.get("AuthorizerAppid").filter(|s| !s.is_empty()) else {
+            return Some(Err("AuthorizerAppid"));
+        };
+        let code = message.get("AuthorizationCode").filter(|s| !s.is_empty());
+        if code.is_none() && info_type != "unauthorized" {
+            return Some(Err("AuthorizationCode"));
+        }
+        let a = self.authorizer_app(c, appid);
+        let Some(code) = code.filter(|_| info_type != "unauthorized") else {
+            self.set_standing(a, Standing::Revoked, now);
+            return Some(Ok(self.apps[a].name.clone()));
+        };
+        // The push itself says it is authorized (again). A new
+        // authorization kills its live token: drop it, so calls wait for
+        // the one api_query_auth brings.
+        self.set_standing(a, Standing::Active, now);
+        let cred = &mut self.apps[a].cred;
+        if cred.token.take().is_some() {
+            cred.gen += 1;
+        }
+        let body = json!({"authorization_code": code});
+        self.component_call(a, QUERY_AUTH, body, Step::QueryAuth { a, sent_at: now }, now);
+        Some(Ok(self.apps[a].name.clone()))
+    }
+
+    /// The answer to the host's own call of component `c`: an
+    /// authorization it carries is taken in, and its tokens leave the reply
+    /// (the engine holds them; a caller never needs them).
+    pub(crate) fn component_reply(&mut self, c: usize, path: &str, mut reply: Reply, now: u64) -> Reply {
+        if path != QUERY_AUTH || self.apps[c].template.is_none() {
+            return reply;
+        }
+        let Some(mut v) = reply.json_value() else {
+            return reply;
+        };
+        if self.on_authorization(c, Some(&v), now, now).is_some() {
+            if let Some(info) = v.get_mut("authorization_info").and_then(Value::as_object_mut) {
+                info.remove("authorizer_access_token");
+                info.remove("authorizer_refresh_token");
+            }
+            reply.body = v.to_string().into_bytes();
+        }
+        reply
+    }
+}
+
+/// An authorizer's refresh phase: the first 8 bytes of SHA-256 of its
+/// appid, big-endian (uniform over appids, the same in every process).
+pub(crate) fn phase(appid: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(appid.as_bytes());
+    u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+}
+
+/// What a token answer carries.
+struct Tokens {
+    access: Secret,
+    expires_in_s: u64,
+    refresh: Option<Secret>,
+}
+
+/// `authorizer_access_token`, `expires_in`, `authorizer_refresh_token`.
+fn tokens_in(v: &Value) -> Option<Tokens> {
+    let access = v
+        .get("authorizer_access_token")?
+        .as_str()
+        .filter(|s| !s.is_empty())?;
+    let expires_in_s = v
+        .get("expires_in")
+        .and_then(Value::as_u64)
+        .unwrap_or(7200);
+    let refresh = v
+        .get("authorizer_refresh_token")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new);
+    Some(Tokens {
+        access: Secret::new(access),
+        expires_in_s,
+        refresh,
+    })
+}
+
+fn malformed(api: &str, field: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::MalformedResponse,
+        format!("{api} answered without `{field}`"),
+    )
+}
+
+fn not_authorized(standing: Standing, appid: &str) -> ApiError {
+    let why = match standing {
+        Standing::Revoked => "revoked its authorization of the component",
+        _ => "needs to authorize the component again (its refresh token is gone and the authorizer list does not hold it)",
+    };
+    let mut e = ApiError::new(
+        ErrorKind::NotAuthorized,
+        format!("authorizer `{appid}` {why}"),
+    );
+    e.code = Some(Code::Str(standing.as_str().into()));
+    e
+}
