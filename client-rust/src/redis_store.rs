@@ -45,13 +45,13 @@ impl RedisStore {
                 StoreResult::Value(redis::cmd("GET").arg(key).query_async(&mut c).await?)
             }
             StoreCommand::Set { key, value, ttl_ms } => {
-                let _: () = redis::cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ttl_ms.max(1))
-                    .query_async(&mut c)
-                    .await?;
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key).arg(value);
+                // 0: durable state (an authorizer's refresh token), no expiry.
+                if ttl_ms > 0 {
+                    cmd.arg("PX").arg(ttl_ms);
+                }
+                let _: () = cmd.query_async(&mut c).await?;
                 StoreResult::Ok
             }
             StoreCommand::Lock { key, owner, ttl_ms } => {

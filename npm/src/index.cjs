@@ -301,6 +301,7 @@ class Client extends EventEmitter {
     return {
       reply: p.reply, infoType: p.info_type, ticketKept: p.ticket_kept,
       message: p.message ? new CallbackMessage(p.message) : null,
+      authorizer: p.authorizer ?? null,
     };
   }
 

@@ -6,7 +6,7 @@ export type ErrorKind =
   | 'admin_confirmation_required' | 'ip_blocked' | 'rate_limited' | 'quota_exhausted' | 'busy'
   | 'invalid_request' | 'permission_denied' | 'not_following' | 'business' | 'malformed_response'
   | 'transport' | 'signature_invalid' | 'config' | 'unknown' | 'timeout' | 'cancelled'
-  | 'ticket_unavailable';
+  | 'ticket_unavailable' | 'not_authorized';
 
 export const KINDS: readonly ErrorKind[];
 
@@ -299,6 +299,8 @@ export class Client extends EventEmitter {
    */
   handlePush(app: string, method: string, query: Record<string, string> | [string, string][] | URLSearchParams | string, body: Uint8Array | string): {
     reply: string; infoType: string; ticketKept: boolean | null; message: CallbackMessage | null;
+    /** For an authorization push: the authorizer's app name, `{component}/{authorizer_appid}`. */
+    authorizer: string | null;
   };
   exportState(): string;
   /** The status snapshot: tokens by id (never their value), quotas, circuits, alerts. */
@@ -337,6 +339,8 @@ export interface Push {
   ticket_kept: boolean | null;
   /** Any other push (authorizations, suite events), verified and decrypted, for the host to act on. */
   message: Record<string, unknown> | null;
+  /** For an authorization push (`authorized`, `updateauthorized`, `unauthorized`): the authorizer's app name. */
+  authorizer: string | null;
 }
 
 export class Engine {

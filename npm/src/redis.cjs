@@ -45,7 +45,9 @@ class RedisStore {
       case 'get':
         return { value: await r.get(op.key) };
       case 'set':
-        await r.set(op.key, op.value, 'PX', op.ttl_ms);
+        // ttl_ms 0: durable state (an authorizer's refresh token), no expiry.
+        if (op.ttl_ms > 0) await r.set(op.key, op.value, 'PX', op.ttl_ms);
+        else await r.set(op.key, op.value);
         return { ok: true };
       case 'lock':
         return { locked: (await r.set(op.key, op.owner, 'PX', op.ttl_ms, 'NX')) === 'OK' };

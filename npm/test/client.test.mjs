@@ -97,7 +97,7 @@ test('transport errors map to engine kinds: connect fails over, a POST timeout i
 test('a bad config throws WxError naming the field; kinds come from the core', () => {
   assert.throws(() => new Client({ apps: [{ id: 'j', platform: 'jing', app_id: 'a', secret: 's', base_url: 'https://j' }] }),
     (e) => e.kind === 'config' && e.field === 'apps[0].token_path');
-  assert.equal(KINDS.length, 21);
+  assert.equal(KINDS.length, 22);
   assert.ok(KINDS.includes('token_invalid'));
 });
 

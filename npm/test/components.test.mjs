@@ -111,3 +111,45 @@ test('without a ticket calls fail at once; a forged push is refused by name and 
     await ep.close();
   }
 });
+
+test('authorizers: authorized by push, called for as cp/{appid} with their own token, revoked midway they fail fast', async () => {
+  const appid = `wxcp${randomUUID().slice(0, 10)}`;
+  const [a1, a2] = [`wxau${randomUUID().slice(0, 12)}`, `wxau${randomUUID().slice(0, 12)}`];
+  const client = newClient(appid);
+  const events = [];
+  client.on('event', (e) => events.push(e));
+  const ep = await pushEndpoint(client);
+  const UI = '/cgi-bin/user/info';
+  try {
+    await sim.ask('/apps', { app_id: appid, secret: SECRET });
+    await sim.ask('/component', { component_appid: appid, token: CB_TOKEN, encoding_aes_key: AES_KEY, url: ep.url, period_ms: 500 });
+    await waitFor(() => ep.pushes.length >= 1);
+    for (const a of [a1, a2]) {
+      const r = await sim.ask('/component/authorize', { component_appid: appid, authorizer_appid: a });
+      assert.equal(r.pushed, true);
+    }
+    assert.deepEqual(ep.pushes.filter((p) => p.infoType === 'authorized').map((p) => p.authorizer), [`cp/${a1}`, `cp/${a2}`]);
+    for (const a of [a1, a2]) await client.call(`cp/${a}`, 'GET', UI, { query: { openid: 'o1' } });
+    let c = await sim.counters();
+    assert.equal(count(c, 'calls', a1, UI), 1);
+    assert.equal(count(c, 'token_fetches', appid), 1);
+
+    await sim.ask('/component/unauthorize', { component_appid: appid, authorizer_appid: a2 });
+    await assert.rejects(client.call(`cp/${a2}`, 'GET', UI, { query: { openid: 'o1' } }),
+      (e) => e instanceof WxError && e.kind === 'not_authorized' && e.code === 'revoked');
+    await client.call(`cp/${a1}`, 'GET', UI, { query: { openid: 'o1' } });
+    c = await sim.counters();
+    assert.equal(count(c, 'calls', a2, UI), 1, 'nothing sent for the revoked one');
+    assert.equal(count(c, 'calls', a1, UI), 2);
+    const rows = Object.fromEntries(client.status().apps.map((r) => [r.app, r]));
+    assert.equal(rows[`cp/${a2}`].authorizer.standing, 'revoked');
+    assert.ok(events.some((e) => e.type === 'authorizer_changed' && e.app === `cp/${a2}` && e.standing === 'revoked'));
+
+    const text = JSON.stringify([events, client.status(), ep.pushes]) + client.metrics();
+    for (const secret of [SECRET, AES_KEY, 'authorizer_at_', 'refreshtoken@@@', 'queryauthcode@@@']) {
+      assert.ok(!text.includes(secret), secret);
+    }
+  } finally {
+    await ep.close();
+  }
+});

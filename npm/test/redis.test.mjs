@@ -42,6 +42,8 @@ test('RedisStore calls its scripts by SHA, and resends one Redis has forgotten',
   assert.deepEqual(await incr(5), { count: 4 });
   assert.deepEqual(await incr(6), { count: 5 });
   assert.ok((await redis.pttl('quota')) > 0, 'the counter expires');
+  await store.execute({ id: 20, op: 'set', key: 'durable', value: '{"v":1}', ttl_ms: 0 });
+  assert.equal(await redis.pttl('durable'), -1, 'ttl_ms 0 stores without expiry');
   await store.execute({ id: 7, op: 'unlock', key: 'lease', owner: 'b' });
   assert.equal(await redis.get('lease'), 'a', 'another owner must not release the lease');
   await store.execute({ id: 8, op: 'unlock', key: 'lease', owner: 'a' });

@@ -125,6 +125,8 @@ class PushDispatcher:
         import urllib.request
 
         rng = random.Random(7)
+        urls = list(urls)
+        self.urls = urls
         self.landed = {u: 0 for u in urls}
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -154,6 +156,11 @@ class PushDispatcher:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wechat/component"
+
+    def add(self, url):
+        """One more worker behind the URL."""
+        self.landed[url] = 0
+        self.urls.append(url)
 
     def close(self):
         self.server.shutdown()
@@ -199,3 +206,77 @@ def test_pushed_tickets_landing_on_random_processes_cost_one_component_token_fet
     assert all(not s["push_errors"] for s in summaries)
     assert sum(s["pushes"] for s in summaries) == report["pushes_answered"] >= 20
     assert sum(1 for n in d.landed.values() if n > 0) == 4
+
+
+def test_fifty_authorizers_over_a_fleet_and_a_redis_flush_recovered_from_the_authorizer_list(sim, rds):
+    """Four workers (Node and Python) of one component over Redis; 50
+    accounts authorize it, each `authorized` push landing on a random
+    worker, which takes the tokens in (api_query_auth) and stores them: the
+    refresh token durably (no TTL). All four call for all 50 authorizers
+    with no refresh at all. Then Redis is flushed mid-run and two new
+    workers join, holding nothing: they recover the refresh tokens through
+    api_get_authorizer_list and refresh each authorizer once fleet-wide;
+    no call fails, nobody is marked for re-authorization."""
+    import redis as redis_py
+
+    comp = "wxcp" + uuid.uuid4().hex[:10]
+    auths = [f"wxau{uuid.uuid4().hex[:12]}" for _ in range(50)]
+    secret, cb = "fleet-component-secret", {"token": "fleet-cb", "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}
+    ui, qa, al = "/cgi-bin/user/info", "/cgi-bin/component/api_query_auth", "/cgi-bin/component/api_get_authorizer_list"
+    sim.control("/apps", {"app_id": comp, "secret": secret})
+    config = {"apps": [{"id": "cp", "platform": "wechat-component", "app_id": comp, "secret": secret,
+                        "callback": cb, "hosts": [sim.primary]}],
+              "store": "external", "store_prefix": "wxfleet:", "store_poll_ms": 50, "timeout_ms": 3000,
+              "retry": {"base_delay_ms": 20, "max_delay_ms": 200}}
+    j = {"config": config, "redis_port": rds.port, "path": ui, "app": "cp", "call_apps": [f"cp/{a}" for a in auths],
+         "concurrency": 2, "interval_ms": 10, "push": True, "wait_for_go": True}
+    ws = [Worker(lang, f"a{i}-{lang}", {**j, "duration_ms": 5000})
+          for i, lang in enumerate(["node", "python", "node", "python"])]
+    d = PushDispatcher([w.ready["push_url"] for w in ws])
+    r = redis_py.Redis(port=rds.port)
+    late = []
+    try:
+        sim.control("/component", {"component_appid": comp, **cb, "url": d.url, "period_ms": 150})
+        deadline = time.monotonic() + 10
+        while sim.control(f"/component?component_appid={comp}")["pushes_answered"] < 1:
+            assert time.monotonic() < deadline, "no push answered"
+            time.sleep(0.02)
+        for a in auths:
+            assert sim.control("/component/authorize", {"component_appid": comp, "authorizer_appid": a})["pushed"]
+        deadline = time.monotonic() + 15
+        while count(sim.counters(), "calls", comp, qa) < 50 or len(r.keys("wxfleet:authorizer:*")) < 50:
+            assert time.monotonic() < deadline, "authorizations not taken in"
+            time.sleep(0.05)
+        keys = r.keys("wxfleet:authorizer:*")
+        assert len(keys) == 50 and all(r.pttl(k) == -1 for k in keys), "refresh tokens kept without expiry"
+        for w in ws:
+            w.go()
+        time.sleep(2.0)
+        r.flushall()  # every token, lease, ticket and refresh token gone
+        time.sleep(0.5)  # the next kept push stores a ticket again
+        late = [Worker(lang, f"b{i}-{lang}", {**j, "duration_ms": 2500}) for i, lang in enumerate(["node", "python"])]
+        for w in late:
+            d.add(w.ready["push_url"])
+            w.go()
+        summaries = [w.wait() for w in ws + late]
+    finally:
+        d.close()
+    c = sim.counters()
+    t = totals(summaries)
+    report = sim.control(f"/component/authorizers?component_appid={comp}")
+    refreshes = sorted(row["refreshes"] for row in report.values())
+    print(f"{t['submitted']} calls for 50 authorizers, list pages {count(c, 'calls', comp, al)}, "
+          f"refreshes per authorizer {refreshes[0]}..{refreshes[-1]}, component token fetches {count(c, 'token_fetches', comp)}")
+    assert t["failed"] == 0 and t["ok"] == t["submitted"] > 0, t
+    assert all(not s["push_errors"] for s in summaries)
+    assert all(row["authorizations"] == 1 and row["refused_refreshes"] == 0 for row in report.values())
+    # Before the flush no authorizer was refreshed (the authorizations' tokens
+    # served every worker); after it, each once fleet-wide, under the lease.
+    assert refreshes == [1] * 50, refreshes
+    assert 1 <= count(c, "calls", comp, al) <= 4
+    assert not any("authorizer_changed" in s["events"] for s in summaries)
+    # The refresh tokens are back in the store, durable again.
+    keys = r.keys("wxfleet:authorizer:*")
+    assert len(keys) == 50 and all(r.pttl(k) == -1 for k in keys)
+    # One component token before the flush; the new workers found none after it.
+    assert count(c, "token_fetches", comp) <= 2

@@ -23,6 +23,9 @@ if (fleet) await redis.connect();
 const client = new Client({ ...job.config, instance_id: job.name, store: fleet ? new RedisStore(redis) : 'memory' });
 const summary = { name: job.name, submitted: 0, ok: 0, errors: {}, events: {}, pushes: 0, push_errors: {} };
 const APP = job.app || 'oa';
+// Calls go to these apps in turn (authorizers `cp/{appid}`); pushes to APP.
+const CALL_APPS = job.call_apps || [APP];
+let turn = 0;
 client.on('event', (e) => {
   const k = e.source ? `${e.type}:${e.source}` : e.type;
   summary.events[k] = (summary.events[k] || 0) + 1;
@@ -56,8 +59,9 @@ async function loop(i) {
   while (Date.now() < deadline) {
     summary.submitted++;
     try {
-      if (job.json !== undefined) await client.call(APP, job.method || 'POST', job.path, { json: job.json });
-      else await client.call(APP, 'GET', job.path, { query: { openid: `${job.name}-${i}` } });
+      const app = CALL_APPS[turn++ % CALL_APPS.length];
+      if (job.json !== undefined) await client.call(app, job.method || 'POST', job.path, { json: job.json });
+      else await client.call(app, 'GET', job.path, { query: { openid: `${job.name}-${i}` } });
       summary.ok++;
     } catch (e) {
       summary.errors[e.kind || 'exception'] = (summary.errors[e.kind || 'exception'] || 0) + 1;

@@ -27,6 +27,9 @@ lock = threading.Lock()
 summary = {"name": job["name"], "submitted": 0, "ok": 0, "errors": collections.Counter(), "events": collections.Counter(),
            "pushes": 0, "push_errors": collections.Counter()}
 APP = job.get("app", "oa")
+# Calls go to these apps in turn (authorizers `cp/{appid}`); pushes to APP.
+CALL_APPS = job.get("call_apps") or [APP]
+turn = iter(range(1 << 62))
 
 
 def on_event(e):
@@ -74,10 +77,12 @@ def loop(i):
         with lock:
             summary["submitted"] += 1
         try:
+            with lock:
+                app = CALL_APPS[next(turn) % len(CALL_APPS)]
             if "json" in job:
-                client.call(APP, job.get("method", "POST"), job["path"], json=job["json"])
+                client.call(app, job.get("method", "POST"), job["path"], json=job["json"])
             else:
-                client.call(APP, "GET", job["path"], query={"openid": f"{job['name']}-{i}"})
+                client.call(app, "GET", job["path"], query={"openid": f"{job['name']}-{i}"})
             with lock:
                 summary["ok"] += 1
         except Exception as e:  # noqa: BLE001 - every outcome is counted

@@ -18,6 +18,7 @@ echo "simulator: $WXSIM_ADDRS"
 
 node npm/examples/demo.mjs
 "$PY" bindings-uniffi/python/examples/demo.py
+"$PY" bindings-uniffi/python/examples/component_demo.py
 
 # The token server: one process holds the AppSecret; a business server and
 # a mobile app hold neither it nor (the app) any token.

@@ -123,7 +123,7 @@ def test_unknown_app_is_a_config_error():
 
 
 def test_kinds_come_from_the_core():
-    assert "token_invalid" in wxcore.KINDS and "timeout" in wxcore.KINDS and len(wxcore.KINDS) == 21
+    assert "token_invalid" in wxcore.KINDS and "timeout" in wxcore.KINDS and len(wxcore.KINDS) == 22
 
 
 def test_async_client_runs_concurrent_calls_with_one_token_fetch():

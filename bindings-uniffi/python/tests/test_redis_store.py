@@ -72,6 +72,15 @@ def test_scripts_run_by_digest_and_survive_a_script_flush(url):
     assert loads(admin) == 1 + 2  # after the flush, each script once more
 
 
+def test_a_set_with_ttl_0_is_durable_and_one_with_a_ttl_expires(url):
+    admin = redis.Redis.from_url(url)
+    store = RedisStore.from_url(url)
+    store.execute({"op": "set", "key": "d:refresh", "value": '{"v":1}', "ttl_ms": 0})
+    store.execute({"op": "set", "key": "d:token", "value": '{"v":1}', "ttl_ms": 5000})
+    assert admin.pttl("d:refresh") == -1  # no expiry: no cache policy of volatile keys evicts it
+    assert 0 < admin.pttl("d:token") <= 5000
+
+
 def test_the_async_store_runs_scripts_by_digest(url):
     admin = redis.Redis.from_url(url)
     admin.flushall()

@@ -297,8 +297,9 @@ impl Engine {
             let name = format!("{}/{id}", self.apps[c].name);
             match self.by_name.get(&name).copied() {
                 Some(b) if b == a => found = Some(rt.to_string()),
-                // Another known authorizer that lost its refresh token
-                // (a flushed store) gets it back on the way.
+                // Another authorizer that lost its refresh token (a flushed
+                // store), or that this process has not met yet, gets it on
+                // the way: one page serves 500 of them.
                 Some(b)
                     if self.apps[b].cred.refresh_token.is_none()
                         && self.authorizer_refusal(b).is_none() =>
@@ -306,7 +307,12 @@ impl Engine {
                     self.apps[b].cred.refresh_token = Some(Secret::new(rt));
                     self.persist_authorizer(b);
                 }
-                _ => {}
+                Some(_) => {}
+                None => {
+                    let b = self.authorizer_app(c, id);
+                    self.apps[b].cred.refresh_token = Some(Secret::new(rt));
+                    self.persist_authorizer(b);
+                }
             }
         }
         if let Some(rt) = found {
@@ -409,6 +415,10 @@ impl Engine {
         self.adopt(a, t.access, expires_at, None, Source::Http { forced: false }, now, sent_at);
         if self.apps[a].cred.lock_held {
             self.fleet_publish(a, now);
+        } else if self.cfg.store == StoreMode::External {
+            // From an authorization, outside the lease: the other processes
+            // take it from the store instead of refreshing.
+            self.fleet_store_token(a, now);
         }
     }
 

@@ -283,6 +283,13 @@ impl Engine {
 
     /// Fleet mode: after fetching under the lease, publish the token and release the lease.
     pub(crate) fn fleet_publish(&mut self, a: usize, now: u64) {
+        self.fleet_store_token(a, now);
+        self.fleet_unlock(a);
+    }
+
+    /// Writes the held token to the store (the lease aside: an authorizer's
+    /// token from an authorization is the newest there is).
+    pub(crate) fn fleet_store_token(&mut self, a: usize, now: u64) {
         let Some(t) = self.apps[a].cred.token.clone() else {
             return;
         };
@@ -297,6 +304,5 @@ impl Engine {
             StoreCommand::Set { key, value, ttl_ms },
             StorePurpose::Write(a, "set"),
         );
-        self.fleet_unlock(a);
     }
 }

@@ -60,6 +60,10 @@ pub struct Component {
     pub generation: u64,
     /// `api_start_push_ticket` asked for a push now.
     pub push_now: bool,
+    /// Accounts that authorized this component, by appid.
+    pub authorizers: HashMap<String, crate::authorizer::Authorizer>,
+    /// Authorization codes not yet used: the authorizer and when issued.
+    pub codes: HashMap<String, (String, u64)>,
 }
 
 /// Which platform's pushes: the XML and the ticket's life differ.
@@ -97,6 +101,9 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
             },
         ),
         "/cgi-bin/component/api_start_push_ticket" => start_push(sim, req),
+        "/cgi-bin/component/api_query_auth"
+        | "/cgi-bin/component/api_authorizer_token"
+        | "/cgi-bin/component/api_get_authorizer_list" => crate::authorizer::handle(sim, req),
         "/cgi-bin/service/get_suite_token" => suite_token(sim, req),
         "/cgi-bin/service/get_pre_auth_code" => call(
             sim,
@@ -404,9 +411,6 @@ async fn pusher(sim: Arc<Sim>, appid: String, generation: u64) {
 fn seal_ticket(st: &mut State, appid: &str, target: &PushTarget) -> (String, String) {
     let now = now_ms();
     let ticket = st.mint("ticket@@@");
-    let prefix = st.mint("");
-    let nonce = st.mint("");
-    let nonce = &nonce[..10];
     st.components
         .entry(appid.to_string())
         .or_default()
@@ -421,6 +425,14 @@ fn seal_ticket(st: &mut State, appid: &str, target: &PushTarget) -> (String, Str
             "<xml><SuiteId><![CDATA[{appid}]]></SuiteId><InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>{created}</TimeStamp><SuiteTicket><![CDATA[{ticket}]]></SuiteTicket></xml>"
         ),
     };
+    seal_push(st, appid, target, &xml, created)
+}
+
+/// A push's plaintext `xml`, sealed into the URL and body the platform posts.
+pub fn seal_push(st: &mut State, appid: &str, target: &PushTarget, xml: &str, created: u64) -> (String, String) {
+    let prefix = st.mint("");
+    let nonce = st.mint("");
+    let nonce = &nonce[..10];
     let encrypt = seal(&target.key, &prefix.as_bytes()[..16], xml.as_bytes(), appid);
     let timestamp = created.to_string();
     let mut parts = [target.token.as_str(), &timestamp, nonce, &encrypt];
@@ -467,7 +479,7 @@ fn seal(key: &[u8; 32], random16: &[u8], msg: &[u8], appid: &str) -> String {
 }
 
 /// One HTTP/1.1 POST over a fresh connection; whether the answer was `success`.
-async fn post(url: &str, body: &str) -> bool {
+pub async fn post(url: &str, body: &str) -> bool {
     let Some(rest) = url.strip_prefix("http://") else {
         return false;
     };

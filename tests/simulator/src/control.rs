@@ -21,6 +21,18 @@ pub async fn handle(sim: &std::sync::Arc<Sim>, req: Req) -> Reply {
             object(&req).and_then(|b| crate::component::stop(sim, &b).map_err(bad))
         }
         (&Method::GET, "/component") => Ok(crate::component::report(sim, &req)),
+        (&Method::POST, "/component/authorize") => match object(&req) {
+            Ok(b) => crate::authorizer::authorize(sim, &b).await.map_err(bad),
+            Err(e) => Err(e),
+        },
+        (&Method::POST, "/component/unauthorize") => match object(&req) {
+            Ok(b) => crate::authorizer::unauthorize(sim, &b).await.map_err(bad),
+            Err(e) => Err(e),
+        },
+        (&Method::POST, "/component/authorizer") => {
+            object(&req).and_then(|b| crate::authorizer::set(sim, &b).map_err(bad))
+        }
+        (&Method::GET, "/component/authorizers") => Ok(crate::authorizer::report(sim, &req)),
         (&Method::GET, "/counters") => Ok(Reply::ok(sim.lock().counters.to_json())),
         (&Method::GET, "/config") => Ok(Reply::ok(sim.lock().config.to_json())),
         (&Method::POST, "/reset") => {

@@ -2,6 +2,7 @@
 //! end-to-end tests. See README.md for the interface.
 
 mod cj;
+mod authorizer;
 mod component;
 mod control;
 mod gate;

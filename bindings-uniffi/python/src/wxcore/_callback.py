@@ -52,22 +52,26 @@ class Push:
     """What a push to a callback URL came to (:meth:`Client.handle_push`):
     ``reply`` to answer the platform with; the push's ``info_type``;
     ``ticket_kept`` for a ticket push (False: not newer than the held one,
-    ignored); ``message`` for any other push, verified, for you to act on."""
+    ignored); ``message`` for any other push, verified, for you to act on;
+    ``authorizer`` for an authorization push (``authorized``,
+    ``updateauthorized``, ``unauthorized``): the authorizer's app name,
+    ``{component}/{authorizer_appid}``, already acted on."""
 
-    __slots__ = ("reply", "info_type", "ticket_kept", "message")
+    __slots__ = ("reply", "info_type", "ticket_kept", "message", "authorizer")
 
     def __init__(self, reply: str, info_type: str, ticket_kept: Optional[bool],
-                 message: Optional[CallbackMessage]) -> None:
+                 message: Optional[CallbackMessage], authorizer: Optional[str] = None) -> None:
         self.reply = reply
         self.info_type = info_type
         self.ticket_kept = ticket_kept
         self.message = message
+        self.authorizer = authorizer
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> "Push":
         message = doc.get("message")
         return cls(doc["reply"], doc["info_type"], doc.get("ticket_kept"),
-                   CallbackMessage(message) if isinstance(message, dict) else None)
+                   CallbackMessage(message) if isinstance(message, dict) else None, doc.get("authorizer"))
 
     def __repr__(self) -> str:
         return f"Push(info_type={self.info_type!r}, ticket_kept={self.ticket_kept!r})"

@@ -14,7 +14,7 @@ ErrorKind = Literal[
     "token_invalid", "credential_invalid", "secret_frozen", "ip_not_whitelisted", "admin_confirmation_required",
     "ip_blocked", "rate_limited", "quota_exhausted", "busy", "invalid_request", "permission_denied",
     "not_following", "business", "malformed_response", "transport", "signature_invalid", "config", "unknown",
-    "timeout", "cancelled", "ticket_unavailable",
+    "timeout", "cancelled", "ticket_unavailable", "not_authorized",
 ]
 
 Headers = Dict[str, str]

@@ -47,7 +47,8 @@ def _command(client: Any, scripts: Dict[str, Any], op: Dict[str, Any]) -> Tuple[
     if kind == "get":
         return client.get(key), lambda v: {"value": _text(v)}
     if kind == "set":
-        return client.set(key, op["value"], px=op["ttl_ms"]), lambda _: {"ok": True}
+        # ttl_ms 0: durable state (an authorizer's refresh token), no expiry.
+        return client.set(key, op["value"], px=op["ttl_ms"] or None), lambda _: {"ok": True}
     if kind == "lock":
         return client.set(key, op["owner"], px=op["ttl_ms"], nx=True), lambda v: {"locked": bool(v)}
     if kind == "unlock":

@@ -8,6 +8,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
+import kotlinx.serialization.json.contentOrNull
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
 import wxcore.ffi.CallbackCrypto as NativeCrypto
@@ -176,9 +177,17 @@ object ApiSecurity {
  * What a push to a callback URL came to ([Client.handlePush]): [reply] to
  * answer the platform with; the push's [infoType]; [ticketKept] for a ticket
  * push (false: not newer than the held one, ignored); [message] for any
- * other push, verified, for the host to act on.
+ * other push, verified, for the host to act on; [authorizer] for an
+ * authorization push (`authorized`, `updateauthorized`, `unauthorized`): the
+ * authorizer's app name, `{component}/{authorizer_appid}`, already acted on.
  */
-class Push(val reply: String, val infoType: String, val ticketKept: Boolean?, val message: CallbackMessage?) {
+class Push(
+    val reply: String,
+    val infoType: String,
+    val ticketKept: Boolean?,
+    val message: CallbackMessage?,
+    val authorizer: String? = null,
+) {
     override fun toString() = "Push(infoType=$infoType, ticketKept=$ticketKept)"
 
     internal companion object {
@@ -187,6 +196,7 @@ class Push(val reply: String, val infoType: String, val ticketKept: Boolean?, va
             infoType = doc.getValue("info_type").jsonPrimitive.content,
             ticketKept = (doc["ticket_kept"] as? JsonPrimitive)?.booleanOrNull,
             message = (doc["message"] as? JsonObject)?.let { CallbackMessage(it) },
+            authorizer = (doc["authorizer"] as? JsonPrimitive)?.contentOrNull,
         )
     }
 }

@@ -25,7 +25,9 @@ class RedisStore(val redis: JedisPooled) : Store {
         return when (val kind = arg("op").content) {
             "get" -> JsonObject(mapOf("value" to (redis.get(key)?.let(::JsonPrimitive) ?: JsonNull)))
             "set" -> {
-                redis.set(key, arg("value").content, SetParams().px(arg("ttl_ms").long))
+                // ttl_ms 0: durable state (an authorizer's refresh token), no expiry.
+                val ttl = arg("ttl_ms").long
+                if (ttl > 0) redis.set(key, arg("value").content, SetParams().px(ttl)) else redis.set(key, arg("value").content)
                 OK
             }
             "lock" -> {

@@ -50,6 +50,7 @@ class WxException @JvmOverloads constructor(
         TIMEOUT("timeout"),
         CANCELLED("cancelled"),
         TICKET_UNAVAILABLE("ticket_unavailable"),
+        NOT_AUTHORIZED("not_authorized"),
         ;
 
         companion object {

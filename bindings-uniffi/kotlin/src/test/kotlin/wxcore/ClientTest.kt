@@ -153,6 +153,6 @@ class ClientTest {
         }
         assertEquals(Kind.CONFIG, e.kind)
         assertEquals("apps[0].token_path", e.field)
-        assertEquals(21, KINDS.size)
+        assertEquals(22, KINDS.size)
     }
 }

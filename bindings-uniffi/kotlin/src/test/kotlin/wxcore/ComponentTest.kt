@@ -139,4 +139,33 @@ class ComponentTest {
             }
         }
     }
+
+    @Test
+    fun authorizersAuthorizedByPushAreCalledForWithTheirOwnTokenAndARevokedOneFailsFast() {
+        val appid = "wxcp" + UUID.randomUUID().toString().take(8)
+        val a1 = "wxau" + UUID.randomUUID().toString().take(8)
+        val a2 = "wxau" + UUID.randomUUID().toString().take(8)
+        val ui = "/cgi-bin/user/info"
+        client(appid).use { c ->
+            Endpoint(c).use { ep ->
+                sim.ask("/apps", """{"app_id": "$appid", "secret": "$secret"}""")
+                sim.ask("/component", """{"component_appid": "$appid", "token": "$cbToken", "encoding_aes_key": "$aesKey", "url": "${ep.url}", "period_ms": 500}""")
+                waitFor { ep.pushes.isNotEmpty() }
+                for (a in listOf(a1, a2)) sim.ask("/component/authorize", """{"component_appid": "$appid", "authorizer_appid": "$a"}""")
+                assertEquals(listOf("cp/$a1", "cp/$a2"), ep.pushes.filter { it.infoType == "authorized" }.map { it.authorizer })
+                for (a in listOf(a1, a2)) c.call("cp/$a", "GET", ui, query = listOf("openid" to "o1"))
+                sim.ask("/component/unauthorize", """{"component_appid": "$appid", "authorizer_appid": "$a2"}""")
+                val e = assertThrows<WxException> { c.call("cp/$a2", "GET", ui, query = listOf("openid" to "o1")) }
+                assertEquals(WxException.Kind.NOT_AUTHORIZED, e.kind)
+                assertEquals("revoked", e.code)
+                c.call("cp/$a1", "GET", ui, query = listOf("openid" to "o1"))
+                val counters = sim.counters()
+                assertEquals(1, counters.count("calls", a2, ui), "nothing sent for the revoked one")
+                assertEquals(2, counters.count("calls", a1, ui))
+                assertEquals(1, counters.count("token_fetches", appid))
+                val text = c.status().toString() + c.metrics() + ep.pushes.toString()
+                for (s in listOf(secret, aesKey, "authorizer_at_", "refreshtoken@@@", "queryauthcode@@@")) assertFalse(text.contains(s), s)
+            }
+        }
+    }
 }

@@ -61,6 +61,8 @@ class RedisStoreTest {
         op("""{"op":"set","key":"$k","value":"{\"v\":1}","ttl_ms":60000}""")
         assertEquals("{\"v\":1}", op("""{"op":"get","key":"$k"}""").getValue("value").jsonPrimitive.content)
         assertTrue(redis.pttl(k) in 1..60000)
+        op("""{"op":"set","key":"$k:durable","value":"{\"v\":1}","ttl_ms":0}""")
+        assertEquals(-1L, redis.pttl("$k:durable"), "ttl_ms 0 stores without expiry")
 
         val lk = "l:" + UUID.randomUUID()
         assertTrue(op("""{"op":"lock","key":"$lk","owner":"p1","ttl_ms":5000}""").getValue("locked").jsonPrimitive.boolean)

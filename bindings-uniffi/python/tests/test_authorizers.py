@@ -1,0 +1,119 @@
+"""Open-platform authorizers, end to end over real HTTP: the simulator
+authorizes three accounts (two by a pushed `authorized` event landing on
+this test's callback URL, one by the redirect's code the host takes in with
+its own api_query_auth), calls go out for each as `cp/{appid}` with its own
+token, one authorizer revokes midway (its calls then fail fast, nothing
+sent), one's refresh token is invalidated (recovered from the authorizer
+list, calls go on), and no token, refresh token or code shows anywhere."""
+
+import io
+import json
+import logging
+import time
+import uuid
+
+import pytest
+
+from sim import Simulator, count
+from test_components import AES_KEY, CB_TOKEN, SECRET, PushEndpoint, config, wait_for
+from wxcore import Client, WxError
+
+UI = "/cgi-bin/user/info"
+QA = "/cgi-bin/component/api_query_auth"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Simulator()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def user_info(client, who):
+    return client.call(who, "GET", UI, query={"openid": "o1"})
+
+
+def test_three_authorizers_one_revoked_midway_one_recovered_from_the_list(sim):
+    comp = f"wxcp{uuid.uuid4().hex[:10]}"
+    auth = [f"wxau{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger("wxcore").addHandler(handler)
+    logging.getLogger("wxcore").setLevel(logging.DEBUG)
+    events = []
+    # Short-lived tokens, so the authorizers refresh during the test.
+    sim.control("/config", {"token_ttl_s": 6})
+    client = Client(config(sim, comp))
+    client.on(events.append)
+    endpoint = PushEndpoint(client)
+    try:
+        sim.control("/apps", {"app_id": comp, "secret": SECRET})
+        sim.control("/component", {"component_appid": comp, "token": CB_TOKEN, "encoding_aes_key": AES_KEY,
+                                   "url": endpoint.server.url + "/wechat/component", "period_ms": 500})
+        wait_for(lambda: any(p.info_type == "component_verify_ticket" for p in endpoint.pushes))
+
+        # Two authorize by the platform's push; the third through the
+        # redirect, whose code the host hands to api_query_auth itself.
+        for a in auth[:2]:
+            r = sim.control("/component/authorize", {"component_appid": comp, "authorizer_appid": a})
+            assert r["pushed"] is True and r["info_type"] == "authorized"
+        pushed = [p for p in endpoint.pushes if p.info_type == "authorized"]
+        assert [p.authorizer for p in pushed] == [f"cp/{a}" for a in auth[:2]]
+        code = sim.control("/component/authorize",
+                           {"component_appid": comp, "authorizer_appid": auth[2], "push": False})["auth_code"]
+        answer = client.call("cp", "POST", QA, json={"component_appid": comp, "authorization_code": code})
+        assert answer["authorization_info"]["authorizer_appid"] == auth[2]
+        assert "authorizer_access_token" not in answer["authorization_info"]
+        assert "authorizer_refresh_token" not in answer["authorization_info"]
+
+        for a in auth:
+            assert user_info(client, f"cp/{a}")["subscribe"] in (0, 1)
+
+        # The second revokes: its calls fail fast, no request made.
+        sim.control("/component/unauthorize", {"component_appid": comp, "authorizer_appid": auth[1]})
+        before = count(sim.counters(), "calls", auth[1], UI)
+        with pytest.raises(WxError) as e:
+            user_info(client, f"cp/{auth[1]}")
+        assert e.value.kind == "not_authorized" and e.value.code == "revoked"
+        assert count(sim.counters(), "calls", auth[1], UI) == before
+
+        # The first's refresh token is replaced on the platform: its next
+        # refresh answers 61023 and the list has the new one.
+        sim.control("/component/authorizer", {"component_appid": comp, "authorizer_appid": auth[0],
+                                              "refresh_invalid": True, "rotate": True})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            report = sim.control(f"/component/authorizers?component_appid={comp}")
+            if report[auth[0]]["refreshes"] >= 2 and report[auth[2]]["refreshes"] >= 1:
+                break
+            for a in (auth[0], auth[2]):
+                user_info(client, f"cp/{a}")
+            time.sleep(0.2)
+        report = sim.control(f"/component/authorizers?component_appid={comp}")
+        assert report[auth[0]]["refused_refreshes"] == 1, report
+        assert report[auth[0]]["refreshes"] >= 2, report  # recovered, then rotated and still refreshing
+        assert report[auth[1]] == {"authorizations": 1, "refreshes": 0, "refused_refreshes": 0, "revoked": True}
+        for a in (auth[0], auth[2]):
+            user_info(client, f"cp/{a}")
+
+        status = client.status()
+        rows = {r["app"]: r for r in status["apps"]}
+        assert rows[f"cp/{auth[0]}"]["authorizer"]["standing"] == "active"
+        assert rows[f"cp/{auth[1]}"]["authorizer"]["standing"] == "revoked"
+        assert rows[f"cp/{auth[2]}"]["authorizer"]["refresh_token_held"] is True
+        changed = [(e["app"], e["standing"]) for e in events if e["type"] == "authorizer_changed"]
+        assert changed == [(f"cp/{auth[1]}", "revoked")], changed
+        # One component token for all of it (6 s tokens: at most one per lifetime).
+        assert count(sim.counters(), "token_fetches", comp) >= 1
+
+        text = "\n".join([log.getvalue(), json.dumps(events), json.dumps(status), client.metrics(),
+                          repr(client), repr(endpoint.pushes)])
+        for secret in ("authorizer_at_", "refreshtoken@@@", "queryauthcode@@@", "ticket@@@", SECRET, AES_KEY):
+            assert secret not in text, secret
+    finally:
+        endpoint.close()
+        client.close()
+        logging.getLogger("wxcore").removeHandler(handler)
+        sim.control("/config", {"token_ttl_s": 7200})
