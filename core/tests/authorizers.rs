@@ -231,6 +231,9 @@ fn an_authorized_push_brings_tokens_the_authorizers_calls_use_and_refreshes_go_t
     let p = authorized(&mut e, AUTH, &format!("code-{AUTH}"), T0);
     assert_eq!(p.reply, "success");
     assert_eq!(p.authorizer.as_deref(), Some("cp/wxauthorizer0001"));
+    let message = p.message.expect("the push, verified");
+    assert_eq!(message.get("AuthorizerAppid"), Some(AUTH));
+    assert_eq!(message.get("AuthorizationCode"), None, "the spent code is not handed on");
     let id = user_info(&mut e, "cp/wxauthorizer0001", T0);
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
     assert!(result_of(&seen, id).is_ok());

@@ -190,6 +190,13 @@ impl Engine {
                 Some(Ok(name)) => Some(name),
                 None => None,
             };
+            let mut message = message;
+            if authorizer.is_some() {
+                // Spent by the engine's api_query_auth: a second use fails,
+                // and a code is a credential, so it is not handed on.
+                message.fields.remove("AuthorizationCode");
+                message.value.remove("AuthorizationCode");
+            }
             return Ok(Push {
                 reply: "success".into(),
                 info_type,
