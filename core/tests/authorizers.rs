@@ -26,7 +26,8 @@ fn config(extra: &str) -> Config {
 /// A push to the component's URL, sealed with its keys.
 fn push(fields: &str, created_s: u64) -> (Vec<(String, String)>, String) {
     let crypto = CallbackCrypto::new(CB_TOKEN, AES_KEY, APPID).unwrap();
-    let xml = format!("<xml><AppId>{APPID}</AppId><CreateTime>{created_s}</CreateTime>{fields}</xml>");
+    let xml =
+        format!("<xml><AppId>{APPID}</AppId><CreateTime>{created_s}</CreateTime>{fields}</xml>");
     let sealed = crypto.encrypt(&xml, &created_s.to_string(), "4242", [7; 16]);
     let query = vec![
         ("timestamp".to_string(), sealed.timestamp.clone()),
@@ -63,7 +64,10 @@ fn unauthorized(e: &mut Engine, appid: &str, now: u64) {
         now / 1000,
     );
     let p = e.handle_push("cp", "POST", &q, b.as_bytes(), now).unwrap();
-    assert_eq!(p.authorizer.as_deref(), Some(format!("cp/{appid}").as_str()));
+    assert_eq!(
+        p.authorizer.as_deref(),
+        Some(format!("cp/{appid}").as_str())
+    );
 }
 
 fn path(r: &HttpRequest) -> String {
@@ -84,12 +88,15 @@ fn body(r: &HttpRequest) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
 }
 
+/// A completion: the reply's body, or the error's kind and code.
+type Outcome = Result<String, (String, String)>;
+
 /// What the loop saw: every request, every output's text, the completions.
 #[derive(Default)]
 struct Seen {
     requests: Vec<(String, serde_json::Value, Option<String>)>,
     text: Vec<String>,
-    done: Vec<(u64, Result<String, (String, String)>)>,
+    done: Vec<(u64, Outcome)>,
     events: Vec<serde_json::Value>,
     stores: Vec<serde_json::Value>,
 }
@@ -124,7 +131,10 @@ fn run(
                     seen.text.push(v.to_string());
                     let r = match c.result {
                         Ok(reply) => Ok(String::from_utf8(reply.body).unwrap()),
-                        Err(err) => Err((err.kind.as_str().to_string(), err.code.map(|c| c.to_string()).unwrap_or_default())),
+                        Err(err) => Err((
+                            err.kind.as_str().to_string(),
+                            err.code.map(|c| c.to_string()).unwrap_or_default(),
+                        )),
                     };
                     seen.done.push((c.call_id, r));
                 }
@@ -186,7 +196,11 @@ impl Platform {
                 if let Some(code) = self.refresh_error.take() {
                     return format!(r#"{{"errcode": {code}, "errmsg": "refused"}}"#);
                 }
-                assert_eq!(b["authorizer_refresh_token"], self.refresh.as_str(), "the held refresh token");
+                assert_eq!(
+                    b["authorizer_refresh_token"],
+                    self.refresh.as_str(),
+                    "the held refresh token"
+                );
                 self.access_n += 1;
                 // The platform may rotate the refresh token on a refresh.
                 self.refresh = format!("RT-Secret-{}", self.access_n);
@@ -206,7 +220,11 @@ impl Platform {
                     .take(2) // a short page, so paging is exercised
                     .map(|(id, rt)| format!(r#"{{"authorizer_appid": "{id}", "refresh_token": "{rt}", "auth_time": 1}}"#))
                     .collect();
-                format!(r#"{{"total_count": {}, "list": [{}]}}"#, self.listed.len(), page.join(","))
+                format!(
+                    r#"{{"total_count": {}, "list": [{}]}}"#,
+                    self.listed.len(),
+                    page.join(",")
+                )
             }
             "/cgi-bin/user/info" => r#"{"openid": "o1", "subscribe": 1}"#.into(),
             other => panic!("unexpected request {other}"),
@@ -215,15 +233,24 @@ impl Platform {
 }
 
 fn user_info(e: &mut Engine, app: &str, now: u64) -> u64 {
-    e.submit(Call::get(app, "/cgi-bin/user/info").query("openid", "o1"), now)
+    e.submit(
+        Call::get(app, "/cgi-bin/user/info").query("openid", "o1"),
+        now,
+    )
 }
 
-fn result_of(seen: &Seen, id: u64) -> &Result<String, (String, String)> {
-    &seen.done.iter().find(|(i, _)| *i == id).expect("completed").1
+fn result_of(seen: &Seen, id: u64) -> &Outcome {
+    &seen
+        .done
+        .iter()
+        .find(|(i, _)| *i == id)
+        .expect("completed")
+        .1
 }
 
 #[test]
-fn an_authorized_push_brings_tokens_the_authorizers_calls_use_and_refreshes_go_through_the_component() {
+fn an_authorized_push_brings_tokens_the_authorizers_calls_use_and_refreshes_go_through_the_component(
+) {
     let mut e = Engine::new(config(""), T0).unwrap();
     let mut plat = Platform::new();
     let mut seen = Seen::default();
@@ -233,7 +260,11 @@ fn an_authorized_push_brings_tokens_the_authorizers_calls_use_and_refreshes_go_t
     assert_eq!(p.authorizer.as_deref(), Some("cp/wxauthorizer0001"));
     let message = p.message.expect("the push, verified");
     assert_eq!(message.get("AuthorizerAppid"), Some(AUTH));
-    assert_eq!(message.get("AuthorizationCode"), None, "the spent code is not handed on");
+    assert_eq!(
+        message.get("AuthorizationCode"),
+        None,
+        "the spent code is not handed on"
+    );
     let id = user_info(&mut e, "cp/wxauthorizer0001", T0);
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
     assert!(result_of(&seen, id).is_ok());
@@ -265,14 +296,20 @@ fn an_authorized_push_brings_tokens_the_authorizers_calls_use_and_refreshes_go_t
         last,
         [
             ("/cgi-bin/component/api_component_token", None),
-            ("/cgi-bin/component/api_authorizer_token", Some("CT-Secret-1")),
+            (
+                "/cgi-bin/component/api_authorizer_token",
+                Some("CT-Secret-1")
+            ),
             ("/cgi-bin/user/info", Some("AT-Secret-2")),
         ]
     );
     let later2 = later + 7_200_000;
     let id = user_info(&mut e, "cp/wxauthorizer0001", later2);
     run(&mut e, later2, &mut seen, &mut |p, b, _| plat.answer(p, b));
-    assert!(result_of(&seen, id).is_ok(), "the rotated refresh token was sent");
+    assert!(
+        result_of(&seen, id).is_ok(),
+        "the rotated refresh token was sent"
+    );
 }
 
 /// An engine with the component token and authorizer `AUTH` in hand.
@@ -309,7 +346,10 @@ fn a_refused_refresh_token_is_recovered_from_the_paged_authorizer_list() {
         .filter(|r| r.0 == "/cgi-bin/component/api_authorizer_token")
         .count();
     assert_eq!(refreshes, 2, "refused once, then with the listed token");
-    assert!(!seen.events.iter().any(|e| e["type"] == "authorizer_changed"));
+    assert!(!seen
+        .events
+        .iter()
+        .any(|e| e["type"] == "authorizer_changed"));
 }
 
 #[test]
@@ -332,9 +372,14 @@ fn an_authorizer_the_list_does_not_hold_needs_reauthorization_and_its_calls_fail
     // From now on without a request.
     let before = seen.requests.len();
     let id = user_info(&mut e, "cp/wxauthorizer0001", later + 1);
-    run(&mut e, later + 1, &mut seen, &mut |p, b, _| plat.answer(p, b));
+    run(&mut e, later + 1, &mut seen, &mut |p, b, _| {
+        plat.answer(p, b)
+    });
     assert_eq!(seen.requests.len(), before);
-    assert_eq!(result_of(&seen, id).as_ref().unwrap_err().0, "not_authorized");
+    assert_eq!(
+        result_of(&seen, id).as_ref().unwrap_err().0,
+        "not_authorized"
+    );
     let status = e.status(later + 1);
     let row = status["apps"]
         .as_array()
@@ -347,7 +392,9 @@ fn an_authorizer_the_list_does_not_hold_needs_reauthorization_and_its_calls_fail
     // A new authorization brings it back.
     authorized(&mut e, AUTH, &format!("code-{AUTH}"), later + 2);
     let id = user_info(&mut e, "cp/wxauthorizer0001", later + 2);
-    run(&mut e, later + 2, &mut seen, &mut |p, b, _| plat.answer(p, b));
+    run(&mut e, later + 2, &mut seen, &mut |p, b, _| {
+        plat.answer(p, b)
+    });
     assert!(result_of(&seen, id).is_ok());
 }
 
@@ -365,13 +412,22 @@ fn a_revoked_authorizer_fails_fast_without_a_request_until_it_authorizes_again()
         result_of(&seen, id),
         &Err(("not_authorized".into(), "revoked".into()))
     );
-    assert!(seen.events.iter().any(|e| e["type"] == "authorizer_changed" && e["standing"] == "revoked"));
+    assert!(seen
+        .events
+        .iter()
+        .any(|e| e["type"] == "authorizer_changed" && e["standing"] == "revoked"));
     authorized(&mut e, AUTH, &format!("code-{AUTH}"), T0 + 30);
     let id = user_info(&mut e, "cp/wxauthorizer0001", T0 + 30);
     run(&mut e, T0 + 30, &mut seen, &mut |p, b, _| plat.answer(p, b));
     assert!(result_of(&seen, id).is_ok());
-    assert_eq!(seen.requests.last().unwrap().2.as_deref(), Some("AT-Secret-2"));
-    assert!(seen.events.iter().any(|e| e["type"] == "authorizer_changed" && e["standing"] == "active"));
+    assert_eq!(
+        seen.requests.last().unwrap().2.as_deref(),
+        Some("AT-Secret-2")
+    );
+    assert!(seen
+        .events
+        .iter()
+        .any(|e| e["type"] == "authorizer_changed" && e["standing"] == "active"));
 }
 
 #[test]
@@ -406,15 +462,28 @@ fn the_hosts_own_query_auth_is_taken_in_and_its_reply_holds_no_token() {
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
     let reply = result_of(&seen, q).clone().unwrap();
     let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
-    assert_eq!(v["authorization_info"]["authorizer_appid"], "wxredirected00001");
-    assert!(v["authorization_info"].get("authorizer_access_token").is_none());
-    assert!(v["authorization_info"].get("authorizer_refresh_token").is_none());
+    assert_eq!(
+        v["authorization_info"]["authorizer_appid"],
+        "wxredirected00001"
+    );
+    assert!(v["authorization_info"]
+        .get("authorizer_access_token")
+        .is_none());
+    assert!(v["authorization_info"]
+        .get("authorizer_refresh_token")
+        .is_none());
     let id = user_info(&mut e, "cp/wxredirected00001", T0);
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
     assert!(result_of(&seen, id).is_ok());
-    assert_eq!(seen.requests.last().unwrap().2.as_deref(), Some("AT-Secret-1"));
     assert_eq!(
-        seen.requests.iter().filter(|r| r.0 == "/cgi-bin/component/api_query_auth").count(),
+        seen.requests.last().unwrap().2.as_deref(),
+        Some("AT-Secret-1")
+    );
+    assert_eq!(
+        seen.requests
+            .iter()
+            .filter(|r| r.0 == "/cgi-bin/component/api_query_auth")
+            .count(),
         1,
         "the authorizer's first call needs no fetch"
     );
@@ -428,7 +497,10 @@ fn an_unknown_authorizer_is_looked_up_in_the_list_once_and_refused() {
     ticket(&mut e, T0);
     let id = user_info(&mut e, "cp/wxnobody0000001", T0);
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
-    assert_eq!(result_of(&seen, id).as_ref().unwrap_err().0, "not_authorized");
+    assert_eq!(
+        result_of(&seen, id).as_ref().unwrap_err().0,
+        "not_authorized"
+    );
     assert_eq!(plat.page_seen, [0]);
     // Not a component's authorizer name: an unknown app.
     let id = user_info(&mut e, "cp/not an appid", T0);
@@ -452,19 +524,23 @@ fn fleet_mode_keeps_the_refresh_token_durably_and_reads_it_before_a_refresh() {
     assert_eq!(durable.len(), 1, "{:?}", seen.stores);
     assert_eq!(durable[0]["ttl_ms"], 0, "no expiry");
     let key = durable[0]["key"].as_str().unwrap().to_string();
-    let value: serde_json::Value = serde_json::from_str(durable[0]["value"].as_str().unwrap()).unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(durable[0]["value"].as_str().unwrap()).unwrap();
     assert_eq!(value["refresh_token"], "RT-Secret-1");
     assert_eq!(value["standing"], "active");
     // A refresh reads it first (another process may have rotated it).
     let later = T0 + 7_200_000;
     user_info(&mut e, "cp/wxauthorizer0001", later);
     run(&mut e, later, &mut seen, &mut |p, b, _| plat.answer(p, b));
-    assert!(seen.stores.iter().any(|s| s["op"] == "get" && s["key"] == key.as_str()));
+    assert!(seen
+        .stores
+        .iter()
+        .any(|s| s["op"] == "get" && s["key"] == key.as_str()));
     let rotated = seen
         .stores
         .iter()
         .filter(|s| s["op"] == "set" && s["key"] == key.as_str())
-        .last()
+        .next_back()
         .unwrap();
     assert!(rotated["value"].as_str().unwrap().contains("RT-Secret-2"));
 }
@@ -476,7 +552,12 @@ fn a_thousand_authorizers_authorized_at_once_refresh_spread_over_time() {
     let mut e = Engine::new(config(r#", "call_timeout_ms": null"#), T0).unwrap();
     ticket(&mut e, T0);
     for i in 0..1000 {
-        authorized(&mut e, &format!("wxa{i:013}"), &format!("code-wxa{i:013}"), T0);
+        authorized(
+            &mut e,
+            &format!("wxa{i:013}"),
+            &format!("code-wxa{i:013}"),
+            T0,
+        );
     }
     run(&mut e, T0, &mut seen, &mut |p, b, _| plat.answer(p, b));
     let status = e.status(T0);
@@ -508,7 +589,15 @@ fn no_token_or_refresh_token_appears_in_any_output_status_or_state_error() {
     seen.text.push(e.metrics_text(T0 + 2));
     seen.text.push(format!("{e:?}"));
     let all = seen.text.join("\n");
-    for secret in ["AT-Secret", "RT-Secret", "CT-Secret", SECRET, AES_KEY, "ticket@@@T1", "code-wx"] {
+    for secret in [
+        "AT-Secret",
+        "RT-Secret",
+        "CT-Secret",
+        SECRET,
+        AES_KEY,
+        "ticket@@@T1",
+        "code-wx",
+    ] {
         assert!(!all.contains(secret), "`{secret}` leaked");
     }
 }

@@ -2,7 +2,6 @@
 //! counts, rate-limit buckets and queue, IP block and tickets. The resolved
 //! configuration it belongs to is the [`Account`] it derefs to.
 
-use crate::engine::authorizer::Authorizer;
 use crate::engine::credential::Cred;
 use crate::engine::push::PushSlot;
 use crate::engine::queue::RateQueue;
@@ -60,5 +59,63 @@ impl Deref for App {
     type Target = Account;
     fn deref(&self) -> &Account {
         &self.account
+    }
+}
+
+/// Whether an authorizer can be called for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    Active,
+    Revoked,
+    NeedsReauthorization,
+}
+
+impl Standing {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Standing::Active => "active",
+            Standing::Revoked => "revoked",
+            Standing::NeedsReauthorization => "needs_reauthorization",
+        }
+    }
+
+    pub(crate) fn from_name(s: &str) -> Option<Standing> {
+        [
+            Standing::Active,
+            Standing::Revoked,
+            Standing::NeedsReauthorization,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// An authorizer app's link to its component.
+#[derive(Debug)]
+pub(crate) struct Authorizer {
+    pub(crate) component: usize,
+    pub(crate) appid: String,
+    pub(crate) standing: Standing,
+    /// The refresh token in use came from the authorizer list during this
+    /// fetch: refused again, nothing is left to try.
+    pub(crate) recovered: bool,
+}
+
+impl Authorizer {
+    pub(crate) fn new(component: usize, appid: &str) -> Authorizer {
+        Authorizer {
+            component,
+            appid: appid.to_string(),
+            standing: Standing::Active,
+            recovered: false,
+        }
+    }
+
+    /// Its refresh phase: the first 8 bytes of SHA-256 of its appid,
+    /// big-endian (uniform over appids, the same in every process).
+    pub(crate) fn phase(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(self.appid.as_bytes());
+        u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
     }
 }

@@ -21,6 +21,7 @@
 use crate::call::{Call, Reply};
 use crate::config::{Secret, StoreMode};
 use crate::crypto::callback::CallbackMessage;
+use crate::engine::app::{App, Authorizer, Standing};
 use crate::engine::credential::{Fetch, Source};
 use crate::engine::{Engine, Internal, StorePurpose};
 use crate::error::{ApiError, Code, ErrorKind};
@@ -32,45 +33,6 @@ pub(crate) const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_tok
 pub(crate) const AUTHORIZER_LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
 /// The largest page `api_get_authorizer_list` returns.
 const PAGE: u64 = 500;
-
-/// Whether an authorizer can be called for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Standing {
-    Active,
-    Revoked,
-    NeedsReauthorization,
-}
-
-impl Standing {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Standing::Active => "active",
-            Standing::Revoked => "revoked",
-            Standing::NeedsReauthorization => "needs_reauthorization",
-        }
-    }
-
-    pub(crate) fn from_name(s: &str) -> Option<Standing> {
-        [
-            Standing::Active,
-            Standing::Revoked,
-            Standing::NeedsReauthorization,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-}
-
-/// An authorizer app's link to its component.
-#[derive(Debug)]
-pub(crate) struct Authorizer {
-    pub(crate) component: usize,
-    pub(crate) appid: String,
-    pub(crate) standing: Standing,
-    /// The refresh token in use came from the authorizer list during this
-    /// fetch: refused again, nothing is left to try.
-    recovered: bool,
-}
 
 /// What one of the engine's own component calls is for.
 #[derive(Debug, Clone)]
@@ -96,7 +58,9 @@ impl Engine {
         self.apps[c].template.as_ref()?;
         let plausible = !appid.is_empty()
             && appid.len() <= 64
-            && appid.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+            && appid
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
         plausible.then(|| self.authorizer_app(c, appid))
     }
 
@@ -108,13 +72,8 @@ impl Engine {
         }
         let template = self.apps[c].template.as_ref().expect("a component");
         let account = template.authorizer(name.clone(), appid, &self.apps[c].store_id);
-        let mut app = crate::engine::app::App::new(account);
-        app.authorizer = Some(Authorizer {
-            component: c,
-            appid: appid.to_string(),
-            standing: Standing::Active,
-            recovered: false,
-        });
+        let mut app = App::new(account);
+        app.authorizer = Some(Authorizer::new(c, appid));
         let a = self.apps.len();
         self.apps.push(app);
         self.by_name.insert(name, a);
@@ -206,7 +165,11 @@ impl Engine {
     }
 
     fn component_call(&mut self, a: usize, path: &str, body: Value, step: Step, now: u64) {
-        let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
+        let c = self.apps[a]
+            .authorizer
+            .as_ref()
+            .expect("authorizer")
+            .component;
         let mut body = body;
         body["component_appid"] = json!(self.apps[c].app_id);
         let mut call = Call::post_json(self.apps[c].name.clone(), path, body.to_string());
@@ -217,14 +180,25 @@ impl Engine {
     }
 
     fn refresh_authorizer(&mut self, a: usize, refresh_token: &Secret, now: u64) {
-        let appid = self.apps[a].authorizer.as_ref().expect("authorizer").appid.clone();
+        let appid = self.apps[a]
+            .authorizer
+            .as_ref()
+            .expect("authorizer")
+            .appid
+            .clone();
         // Counted against the authorizer, whose token it is.
         self.count_quota(a, AUTHORIZER_TOKEN, now);
         let body = json!({
             "authorizer_appid": appid,
             "authorizer_refresh_token": refresh_token.expose(),
         });
-        self.component_call(a, AUTHORIZER_TOKEN, body, Step::Refresh { a, sent_at: now }, now);
+        self.component_call(
+            a,
+            AUTHORIZER_TOKEN,
+            body,
+            Step::Refresh { a, sent_at: now },
+            now,
+        );
     }
 
     fn list_page(&mut self, a: usize, offset: u64, now: u64) {
@@ -233,21 +207,33 @@ impl Engine {
     }
 
     /// One of the engine's own component calls completed.
-    pub(crate) fn on_authorizer_call(&mut self, step: Step, result: Result<Reply, ApiError>, now: u64) {
+    pub(crate) fn on_authorizer_call(
+        &mut self,
+        step: Step,
+        result: Result<Reply, ApiError>,
+        now: u64,
+    ) {
         let a = match step {
             Step::QueryAuth { a, .. } | Step::Refresh { a, .. } | Step::List { a, .. } => a,
         };
         self.apps[a].cred.fetch = Fetch::Idle;
         match (step, result) {
             (Step::QueryAuth { sent_at, .. }, Ok(r)) => {
-                let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
-                if self.on_authorization(c, r.json_value().as_ref(), sent_at, now).is_none() {
+                let c = self.apps[a]
+                    .authorizer
+                    .as_ref()
+                    .expect("authorizer")
+                    .component;
+                if self
+                    .on_authorization(c, r.json_value().as_ref(), sent_at, now)
+                    .is_none()
+                {
                     let e = malformed("api_query_auth", "authorization_info");
                     self.token_fetch_failed(a, e, false, None, false, now);
                 }
             }
             (Step::Refresh { sent_at, .. }, Ok(r)) => {
-                match r.json_value().as_ref().and_then(|v| tokens_in(v)) {
+                match r.json_value().as_ref().and_then(tokens_in) {
                     Some(t) => self.adopt_authorizer(a, t, sent_at, now),
                     None => {
                         let e = malformed("api_authorizer_token", "authorizer_access_token");
@@ -258,7 +244,12 @@ impl Engine {
             (Step::List { offset, .. }, Ok(r)) => self.on_list_page(a, offset, r, now),
             (Step::Refresh { .. }, Err(e)) if e.code == Some(Code::Num(61023)) => {
                 self.apps[a].cred.refresh_token = None;
-                if self.apps[a].authorizer.as_ref().expect("authorizer").recovered {
+                if self.apps[a]
+                    .authorizer
+                    .as_ref()
+                    .expect("authorizer")
+                    .recovered
+                {
                     self.set_standing(a, Standing::NeedsReauthorization, now);
                 } else {
                     self.list_page(a, 0, now);
@@ -283,9 +274,17 @@ impl Engine {
 
     fn on_list_page(&mut self, a: usize, offset: u64, r: Reply, now: u64) {
         let v = r.json_value().unwrap_or(Value::Null);
-        let list = v.get("list").and_then(Value::as_array).cloned().unwrap_or_default();
+        let list = v
+            .get("list")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let total = v.get("total_count").and_then(Value::as_u64).unwrap_or(0);
-        let c = self.apps[a].authorizer.as_ref().expect("authorizer").component;
+        let c = self.apps[a]
+            .authorizer
+            .as_ref()
+            .expect("authorizer")
+            .component;
         let mut found = None;
         for item in &list {
             let (Some(id), Some(rt)) = (
@@ -318,7 +317,11 @@ impl Engine {
         if let Some(rt) = found {
             let rt = Secret::new(rt);
             self.apps[a].cred.refresh_token = Some(rt.clone());
-            self.apps[a].authorizer.as_mut().expect("authorizer").recovered = true;
+            self.apps[a]
+                .authorizer
+                .as_mut()
+                .expect("authorizer")
+                .recovered = true;
             self.persist_authorizer(a);
             return self.refresh_authorizer(a, &rt, now);
         }
@@ -357,9 +360,13 @@ impl Engine {
             }
         }
         let cred = &self.apps[a].cred;
-        let waited_on = !cred.waiting.is_empty() || !cred.token_requests.is_empty() || cred.lock_held;
+        let waited_on =
+            !cred.waiting.is_empty() || !cred.token_requests.is_empty() || cred.lock_held;
         if standing != Standing::Active && cred.is_idle() && waited_on {
-            let e = not_authorized(standing, &self.apps[a].authorizer.as_ref().expect("authorizer").appid);
+            let e = not_authorized(
+                standing,
+                &self.apps[a].authorizer.as_ref().expect("authorizer").appid,
+            );
             self.token_fetch_failed(a, e, false, None, false, now);
         }
     }
@@ -399,7 +406,11 @@ impl Engine {
                 self.persist_authorizer(a);
             }
         }
-        self.apps[a].authorizer.as_mut().expect("authorizer").recovered = false;
+        self.apps[a]
+            .authorizer
+            .as_mut()
+            .expect("authorizer")
+            .recovered = false;
         let expires_at = sent_at.saturating_add(
             t.expires_in_s
                 .saturating_mul(1000)
@@ -408,11 +419,22 @@ impl Engine {
         if expires_at <= now {
             let e = ApiError::new(
                 ErrorKind::MalformedResponse,
-                format!("authorizer token already expired on arrival (expires_in {})", t.expires_in_s),
+                format!(
+                    "authorizer token already expired on arrival (expires_in {})",
+                    t.expires_in_s
+                ),
             );
             return self.token_fetch_failed(a, e, false, None, false, now);
         }
-        self.adopt(a, t.access, expires_at, None, Source::Http { forced: false }, now, sent_at);
+        self.adopt(
+            a,
+            t.access,
+            expires_at,
+            None,
+            Source::Http { forced: false },
+            now,
+            sent_at,
+        );
         if self.apps[a].cred.lock_held {
             self.fleet_publish(a, now);
         } else if self.cfg.store == StoreMode::External {
@@ -433,7 +455,10 @@ impl Engine {
         now: u64,
     ) -> Option<Result<String, &'static str>> {
         if self.apps[c].template.is_none()
-            || !matches!(info_type, "authorized" | "updateauthorized" | "unauthorized")
+            || !matches!(
+                info_type,
+                "authorized" | "updateauthorized" | "unauthorized"
+            )
         {
             return None;
         }
@@ -458,14 +483,26 @@ impl Engine {
             cred.gen += 1;
         }
         let body = json!({"authorization_code": code});
-        self.component_call(a, QUERY_AUTH, body, Step::QueryAuth { a, sent_at: now }, now);
+        self.component_call(
+            a,
+            QUERY_AUTH,
+            body,
+            Step::QueryAuth { a, sent_at: now },
+            now,
+        );
         Some(Ok(self.apps[a].name.clone()))
     }
 
     /// The answer to the host's own call of component `c`: an
     /// authorization it carries is taken in, and its tokens leave the reply
     /// (the engine holds them; a caller never needs them).
-    pub(crate) fn component_reply(&mut self, c: usize, path: &str, mut reply: Reply, now: u64) -> Reply {
+    pub(crate) fn component_reply(
+        &mut self,
+        c: usize,
+        path: &str,
+        mut reply: Reply,
+        now: u64,
+    ) -> Reply {
         if path != QUERY_AUTH || self.apps[c].template.is_none() {
             return reply;
         }
@@ -473,7 +510,10 @@ impl Engine {
             return reply;
         };
         if self.on_authorization(c, Some(&v), now, now).is_some() {
-            if let Some(info) = v.get_mut("authorization_info").and_then(Value::as_object_mut) {
+            if let Some(info) = v
+                .get_mut("authorization_info")
+                .and_then(Value::as_object_mut)
+            {
                 info.remove("authorizer_access_token");
                 info.remove("authorizer_refresh_token");
             }
@@ -481,14 +521,6 @@ impl Engine {
         }
         reply
     }
-}
-
-/// An authorizer's refresh phase: the first 8 bytes of SHA-256 of its
-/// appid, big-endian (uniform over appids, the same in every process).
-pub(crate) fn phase(appid: &str) -> u64 {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(appid.as_bytes());
-    u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
 /// What a token answer carries.
@@ -504,10 +536,7 @@ fn tokens_in(v: &Value) -> Option<Tokens> {
         .get("authorizer_access_token")?
         .as_str()
         .filter(|s| !s.is_empty())?;
-    let expires_in_s = v
-        .get("expires_in")
-        .and_then(Value::as_u64)
-        .unwrap_or(7200);
+    let expires_in_s = v.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
     let refresh = v
         .get("authorizer_refresh_token")
         .and_then(Value::as_str)

@@ -513,7 +513,7 @@ impl Engine {
             // Thousands of authorizers authorized in one batch would refresh
             // in one minute, forever: theirs spread over a quarter lifetime,
             // at a phase of their own that every process of a fleet agrees on.
-            Some(au) => crate::engine::authorizer::phase(&au.appid) % (lifetime / 4 + 1),
+            Some(au) => au.phase() % (lifetime / 4 + 1),
             None => match self.cfg.refresh_jitter_ms.min(lifetime / 4) {
                 0 => 0,
                 j => self.rng.next_u64() % (j + 1),

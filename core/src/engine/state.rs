@@ -149,7 +149,7 @@ impl Engine {
                 let standing = s
                     .pointer("/authorizer/standing")
                     .and_then(Value::as_str)
-                    .and_then(crate::engine::authorizer::Standing::from_name);
+                    .and_then(crate::engine::app::Standing::from_name);
                 if let (Some(st), Some(au)) = (standing, e.apps[a].authorizer.as_mut()) {
                     au.standing = st;
                 }

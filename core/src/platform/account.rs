@@ -103,7 +103,12 @@ impl Account {
     /// the template's profile, hosts and limits, its own app id, no secret
     /// (its token comes through the component), and a store identity under
     /// the component's, so two components' authorizers never share a key.
-    pub(crate) fn authorizer(&self, name: String, appid: &str, component_store_id: &str) -> Account {
+    pub(crate) fn authorizer(
+        &self,
+        name: String,
+        appid: &str,
+        component_store_id: &str,
+    ) -> Account {
         Account {
             name,
             rt: self.rt.clone(),

@@ -80,7 +80,10 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
 fn query_auth(st: &mut State, comp: &str, body: &Value) -> Result<Reply, Fail> {
     let now = now_ms();
     let code = field(body, "authorization_code");
-    let taken = st.components.get_mut(comp).and_then(|c| c.codes.remove(code));
+    let taken = st
+        .components
+        .get_mut(comp)
+        .and_then(|c| c.codes.remove(code));
     let appid = match taken {
         Some((appid, at)) if now < at + CODE_LIFE_MS => appid,
         _ => return Err(Fail::new(61010, "code is expired or invalid")),
@@ -121,10 +124,16 @@ fn refresh(st: &mut State, comp: &str, body: &Value) -> Result<Reply, Fail> {
         .get_mut(comp)
         .and_then(|c| c.authorizers.get_mut(&appid))
     else {
-        return Err(Fail::new(61003, "component is not authorized by this account"));
+        return Err(Fail::new(
+            61003,
+            "component is not authorized by this account",
+        ));
     };
     if a.revoked {
-        return Err(Fail::new(61003, "component is not authorized by this account"));
+        return Err(Fail::new(
+            61003,
+            "component is not authorized by this account",
+        ));
     }
     if held != a.refresh {
         a.refused_refreshes += 1;
@@ -190,7 +199,9 @@ async fn push_event(sim: &Sim, comp: &str, xml_fields: String) -> Result<bool, S
     let sealed = {
         let mut st = sim.lock();
         let Some(target) = st.components.get(comp).and_then(|c| c.push.clone()) else {
-            return Err(format!("component {comp} is not configured (POST /component first)"));
+            return Err(format!(
+                "component {comp} is not configured (POST /component first)"
+            ));
         };
         let created = now_ms() / 1000;
         let xml = format!(
@@ -208,12 +219,24 @@ pub async fn authorize(sim: &Sim, b: &serde_json::Map<String, Value>) -> Result<
         let mut st = sim.lock();
         let code = st.mint("queryauthcode@@@");
         let c = st.components.entry(comp.clone()).or_default();
-        let again = c.authorizers.get(&appid).is_some_and(|a| a.authorizations > 0 && !a.revoked);
+        let again = c
+            .authorizers
+            .get(&appid)
+            .is_some_and(|a| a.authorizations > 0 && !a.revoked);
         c.codes.insert(code.clone(), (appid.clone(), now_ms()));
-        (code, if again { "updateauthorized" } else { "authorized" })
+        (
+            code,
+            if again {
+                "updateauthorized"
+            } else {
+                "authorized"
+            },
+        )
     };
     if b.get("push").and_then(Value::as_bool) == Some(false) {
-        return Ok(Reply::ok(json!({"auth_code": code, "info_type": info_type, "pushed": false})));
+        return Ok(Reply::ok(
+            json!({"auth_code": code, "info_type": info_type, "pushed": false}),
+        ));
     }
     let expires = now_ms() / 1000 + 3600;
     let answered = push_event(
@@ -224,7 +247,9 @@ pub async fn authorize(sim: &Sim, b: &serde_json::Map<String, Value>) -> Result<
         ),
     )
     .await?;
-    Ok(Reply::ok(json!({"auth_code": code, "info_type": info_type, "pushed": answered})))
+    Ok(Reply::ok(
+        json!({"auth_code": code, "info_type": info_type, "pushed": answered}),
+    ))
 }
 
 /// `POST /component/unauthorize`.

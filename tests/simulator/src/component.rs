@@ -429,7 +429,13 @@ fn seal_ticket(st: &mut State, appid: &str, target: &PushTarget) -> (String, Str
 }
 
 /// A push's plaintext `xml`, sealed into the URL and body the platform posts.
-pub fn seal_push(st: &mut State, appid: &str, target: &PushTarget, xml: &str, created: u64) -> (String, String) {
+pub fn seal_push(
+    st: &mut State,
+    appid: &str,
+    target: &PushTarget,
+    xml: &str,
+    created: u64,
+) -> (String, String) {
     let prefix = st.mint("");
     let nonce = st.mint("");
     let nonce = &nonce[..10];

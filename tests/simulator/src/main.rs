@@ -1,8 +1,8 @@
 //! wxsim: a loopback stand-in for the WeChat family of platforms, for
 //! end-to-end tests. See README.md for the interface.
 
-mod cj;
 mod authorizer;
+mod cj;
 mod component;
 mod control;
 mod gate;
