@@ -539,8 +539,7 @@ fn fleet_mode_keeps_the_refresh_token_durably_and_reads_it_before_a_refresh() {
     let rotated = seen
         .stores
         .iter()
-        .filter(|s| s["op"] == "set" && s["key"] == key.as_str())
-        .next_back()
+        .rfind(|s| s["op"] == "set" && s["key"] == key.as_str())
         .unwrap();
     assert!(rotated["value"].as_str().unwrap().contains("RT-Secret-2"));
 }
@@ -597,6 +596,248 @@ fn no_token_or_refresh_token_appears_in_any_output_status_or_state_error() {
         AES_KEY,
         "ticket@@@T1",
         "code-wx",
+    ] {
+        assert!(!all.contains(secret), "`{secret}` leaked");
+    }
+}
+
+// ---- WeCom suites ---------------------------------------------------------
+
+const SUITE: &str = "wwsuite000000001";
+
+fn suite_engine() -> Engine {
+    let cfg = Config::from_json(&format!(
+        r#"{{"apps": [{{"id": "st", "platform": "wecom-suite", "app_id": "{SUITE}", "secret": "SUITE-SECRET-77",
+              "callback": {{"token": "{CB_TOKEN}", "encoding_aes_key": "{AES_KEY}"}}}}], "seed": 3}}"#
+    ))
+    .unwrap();
+    Engine::new(cfg, T0).unwrap()
+}
+
+fn suite_push(e: &mut Engine, fields: &str, now: u64) -> wxcore::Push {
+    let crypto = CallbackCrypto::new(CB_TOKEN, AES_KEY, SUITE).unwrap();
+    let ts = now / 1000;
+    let xml = format!("<xml><SuiteId>{SUITE}</SuiteId>{fields}<TimeStamp>{ts}</TimeStamp></xml>");
+    let sealed = crypto.encrypt(&xml, &ts.to_string(), "4242", [7; 16]);
+    let query = vec![
+        ("timestamp".to_string(), sealed.timestamp.clone()),
+        ("nonce".to_string(), sealed.nonce.clone()),
+        ("msg_signature".to_string(), sealed.msg_signature.clone()),
+    ];
+    let body = format!(
+        "<xml><ToUserName>{SUITE}</ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>",
+        sealed.encrypt
+    );
+    e.handle_push("st", "POST", &query, body.as_bytes(), now)
+        .unwrap()
+}
+
+/// WeCom's side: suite token, permanent codes by auth code, corp tokens.
+fn wecom(
+    p: &str,
+    b: &serde_json::Value,
+    r: &HttpRequest,
+    corp_token_error: &mut Option<i64>,
+) -> String {
+    match p {
+        "/cgi-bin/service/get_suite_token" => r#"{"suite_access_token": "ST-Secret-1", "expires_in": 7200}"#.into(),
+        "/cgi-bin/service/get_permanent_code" => match b["auth_code"].as_str().unwrap() {
+            "authcode-corp" => r#"{"access_token": "CORP-AT-Secret-1", "expires_in": 7200, "permanent_code": "PERM-Secret-1",
+                                  "auth_corp_info": {"corpid": "wwcorp0001"}, "auth_info": {"agent": [{"agentid": 1000002}]}}"#.into(),
+            "authcode-dk" => r#"{"permanent_code": "PERM-Secret-DK", "is_customized_app": true,
+                                "auth_corp_info": {"corpid": "wwdk0001"}, "auth_info": {"agent": [{"agentid": 1000003}]}}"#.into(),
+            _ => r#"{"errcode": 40029, "errmsg": "invalid code"}"#.into(),
+        },
+        "/cgi-bin/service/get_corp_token" => {
+            if let Some(code) = corp_token_error.take() {
+                return format!(r#"{{"errcode": {code}, "errmsg": "invalid permanent_code"}}"#);
+            }
+            assert_eq!(b["auth_corpid"], "wwcorp0001");
+            assert_eq!(b["permanent_code"], "PERM-Secret-1");
+            r#"{"access_token": "CORP-AT-Secret-2", "expires_in": 7200}"#.into()
+        }
+        "/cgi-bin/gettoken" => {
+            assert_eq!(query(r, "corpid").as_deref(), Some("wwdk0001"));
+            assert_eq!(query(r, "corpsecret").as_deref(), Some("PERM-Secret-DK"));
+            r#"{"errcode": 0, "errmsg": "ok", "access_token": "DK-AT-Secret-1", "expires_in": 7200}"#.into()
+        }
+        "/cgi-bin/user/get" => r#"{"errcode": 0, "errmsg": "ok", "userid": "u1"}"#.into(),
+        other => panic!("unexpected request {other}"),
+    }
+}
+
+fn user_get(e: &mut Engine, app: &str, now: u64) -> u64 {
+    e.submit(
+        Call::get(app, "/cgi-bin/user/get").query("userid", "u1"),
+        now,
+    )
+}
+
+#[test]
+fn a_suites_create_auth_brings_a_corp_whose_token_comes_from_get_corp_token_and_40084_needs_reauthorization(
+) {
+    let mut e = suite_engine();
+    let mut seen = Seen::default();
+    let mut fault = None;
+    suite_push(
+        &mut e,
+        "<InfoType>suite_ticket</InfoType><SuiteTicket>ticket@@@S1</SuiteTicket>",
+        T0,
+    );
+    let p = suite_push(
+        &mut e,
+        "<InfoType>create_auth</InfoType><AuthCode>authcode-corp</AuthCode>",
+        T0,
+    );
+    assert_eq!(
+        p.authorizer, None,
+        "the corp is known from the exchange's answer"
+    );
+    assert_eq!(
+        p.message.unwrap().get("AuthCode"),
+        None,
+        "the spent code is not handed on"
+    );
+    run(&mut e, T0, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    let id = user_get(&mut e, "st/wwcorp0001", T0 + 1);
+    run(&mut e, T0 + 1, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert!(result_of(&seen, id).is_ok());
+    assert_eq!(
+        seen.requests.last().unwrap().2.as_deref(),
+        Some("CORP-AT-Secret-1")
+    );
+    let paths: Vec<&str> = seen.requests.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/cgi-bin/service/get_suite_token",
+            "/cgi-bin/service/get_permanent_code",
+            "/cgi-bin/user/get"
+        ]
+    );
+
+    // Past its refresh point: get_corp_token with the permanent code.
+    let later = T0 + 7_200_000;
+    // (A suite ticket serves 30 minutes: a fresh one for the suite token.)
+    suite_push(
+        &mut e,
+        "<InfoType>suite_ticket</InfoType><SuiteTicket>ticket@@@S2</SuiteTicket>",
+        later,
+    );
+    let id = user_get(&mut e, "st/wwcorp0001", later);
+    run(&mut e, later, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert!(result_of(&seen, id).is_ok());
+    assert_eq!(
+        seen.requests.last().unwrap().2.as_deref(),
+        Some("CORP-AT-Secret-2")
+    );
+
+    // The permanent code refused: the corp must authorize again; calls fail fast.
+    fault = Some(40084);
+    let much_later = later + 7_200_000;
+    suite_push(
+        &mut e,
+        "<InfoType>suite_ticket</InfoType><SuiteTicket>ticket@@@S3</SuiteTicket>",
+        much_later,
+    );
+    let id = user_get(&mut e, "st/wwcorp0001", much_later);
+    run(&mut e, much_later, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert_eq!(
+        result_of(&seen, id),
+        &Err(("not_authorized".into(), "needs_reauthorization".into()))
+    );
+    let n = seen.requests.len();
+    let id = user_get(&mut e, "st/wwcorp0001", much_later + 1);
+    run(&mut e, much_later + 1, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert_eq!(seen.requests.len(), n);
+    assert_eq!(
+        result_of(&seen, id).as_ref().unwrap_err().0,
+        "not_authorized"
+    );
+}
+
+#[test]
+fn a_daikaifa_corps_token_comes_from_gettoken_with_its_permanent_code_and_cancel_auth_revokes() {
+    let mut e = suite_engine();
+    let mut seen = Seen::default();
+    let mut fault = None;
+    suite_push(
+        &mut e,
+        "<InfoType>suite_ticket</InfoType><SuiteTicket>ticket@@@S1</SuiteTicket>",
+        T0,
+    );
+    suite_push(
+        &mut e,
+        "<InfoType>create_auth</InfoType><AuthCode>authcode-dk</AuthCode>",
+        T0,
+    );
+    run(&mut e, T0, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    let id = user_get(&mut e, "st/wwdk0001", T0 + 1);
+    run(&mut e, T0 + 1, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert!(result_of(&seen, id).is_ok(), "{:?}", seen.done);
+    assert_eq!(
+        seen.requests.last().unwrap().2.as_deref(),
+        Some("DK-AT-Secret-1")
+    );
+    assert!(seen.requests.iter().any(|r| r.0 == "/cgi-bin/gettoken"));
+
+    // The state survives a restart: still 代开发, still its permanent code.
+    let state = e.export_state();
+    let mut restored = Engine::restore(
+        Config::from_json(&format!(
+            r#"{{"apps": [{{"id": "st", "platform": "wecom-suite", "app_id": "{SUITE}", "secret": "SUITE-SECRET-77",
+                  "callback": {{"token": "{CB_TOKEN}", "encoding_aes_key": "{AES_KEY}"}}}}]}}"#
+        ))
+        .unwrap(),
+        &state,
+        T0 + 7_200_000,
+    )
+    .unwrap();
+    let id = user_get(&mut restored, "st/wwdk0001", T0 + 7_200_000);
+    run(&mut restored, T0 + 7_200_000, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert!(result_of(&seen, id).is_ok(), "{:?}", seen.done);
+
+    let p = suite_push(
+        &mut e,
+        "<InfoType>cancel_auth</InfoType><AuthCorpId>wwdk0001</AuthCorpId>",
+        T0 + 2,
+    );
+    assert_eq!(p.authorizer.as_deref(), Some("st/wwdk0001"));
+    let n = seen.requests.len();
+    let id = user_get(&mut e, "st/wwdk0001", T0 + 3);
+    run(&mut e, T0 + 3, &mut seen, &mut |p, b, r| {
+        wecom(p, b, r, &mut fault)
+    });
+    assert_eq!(seen.requests.len(), n);
+    assert_eq!(
+        result_of(&seen, id),
+        &Err(("not_authorized".into(), "revoked".into()))
+    );
+    seen.text.push(e.status_json(T0 + 3));
+    let all = seen.text.join("\n");
+    for secret in [
+        "PERM-Secret",
+        "CORP-AT-Secret",
+        "DK-AT-Secret",
+        "ST-Secret",
+        "SUITE-SECRET",
+        "authcode-",
     ] {
         assert!(!all.contains(secret), "`{secret}` leaked");
     }

@@ -117,3 +117,83 @@ def test_three_authorizers_one_revoked_midway_one_recovered_from_the_list(sim):
         client.close()
         logging.getLogger("wxcore").removeHandler(handler)
         sim.control("/config", {"token_ttl_s": 7200})
+
+
+def test_a_wecom_suite_with_a_corp_and_a_daikaifa_corp_one_cancelled_one_needing_reauthorization(sim):
+    """WeCom: `create_auth` pushes land on the suite's command URL; the engine
+    exchanges each AuthCode (get_permanent_code) and calls for `st/{corpid}`
+    with the corp token (get_corp_token), or for a 代开发 corp with the token
+    `gettoken` gives for its permanent code. A replaced permanent code
+    (40084 at the next refresh) needs re-authorization; cancel_auth revokes."""
+    suite = f"wwst{uuid.uuid4().hex[:10]}"
+    corp, custom = f"wwcorp{uuid.uuid4().hex[:10]}", f"wwdk{uuid.uuid4().hex[:10]}"
+    events = []
+    sim.control("/config", {"token_ttl_s": 6})
+    client = Client({"apps": [{"id": "st", "platform": "wecom-suite", "app_id": suite, "secret": SECRET,
+                               "callback": {"token": CB_TOKEN, "encoding_aes_key": AES_KEY},
+                               "hosts": [sim.primary]}], "timeout_ms": 3000})
+    client.on(events.append)
+
+    pushes, refused = [], []
+
+    def handle(h):
+        import urllib.parse as up
+        body = h.rfile.read(int(h.headers.get("content-length") or 0))
+        query = dict(up.parse_qsl(up.urlsplit(h.path).query))
+        try:
+            p = client.handle_push("st", h.command, query, body)
+            pushes.append(p)
+            status, reply = 200, p.reply.encode()
+        except WxError as e:
+            refused.append(e)
+            status, reply = 400, b""
+        h.send_response(status)
+        h.send_header("content-length", str(len(reply)))
+        h.end_headers()
+        h.wfile.write(reply)
+
+    from sim import HttpServer
+    server = HttpServer(handle)
+    try:
+        sim.control("/apps", {"app_id": suite, "secret": SECRET})
+        sim.control("/suite", {"suite_id": suite, "token": CB_TOKEN, "encoding_aes_key": AES_KEY,
+                               "url": server.url + "/wecom/suite", "period_ms": 500})
+        wait_for(lambda: any(p.info_type == "suite_ticket" for p in pushes))
+        assert sim.control("/suite/authorize", {"suite_id": suite, "corpid": corp})["pushed"] is True
+        assert sim.control("/suite/authorize", {"suite_id": suite, "corpid": custom, "customized": True})["pushed"]
+        assert [p.info_type for p in pushes if p.info_type == "create_auth"] == ["create_auth"] * 2
+        wait_for(lambda: count(sim.counters(), "calls", suite, "/cgi-bin/service/get_permanent_code") == 2)
+
+        for c in (corp, custom):
+            assert client.call(f"st/{c}", "GET", "/cgi-bin/user/get", query={"userid": "u1"})["userid"] == "u1"
+        counters = sim.counters()
+        assert count(counters, "token_fetches", custom) == 1, "代开发: gettoken with the permanent code"
+        assert count(counters, "token_fetches", corp) == 0, "a suite corp's token comes from get_corp_token"
+
+        # The corp's permanent code is replaced: its next refresh answers 40084.
+        sim.control("/suite/corp", {"suite_id": suite, "corpid": corp, "permanent_invalid": True})
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.call(f"st/{corp}", "GET", "/cgi-bin/user/get", query={"userid": "u1"})
+            except WxError as e:
+                assert e.kind == "not_authorized" and e.code == "needs_reauthorization", e
+                break
+            assert time.monotonic() < deadline, "never refreshed"
+            time.sleep(0.2)
+        sim.control("/suite/unauthorize", {"suite_id": suite, "corpid": custom})
+        with pytest.raises(WxError) as e:
+            client.call(f"st/{custom}", "GET", "/cgi-bin/user/get", query={"userid": "u1"})
+        assert e.value.kind == "not_authorized" and e.value.code == "revoked"
+
+        rows = {r["app"]: r for r in client.status()["apps"]}
+        assert rows[f"st/{corp}"]["authorizer"]["standing"] == "needs_reauthorization"
+        assert rows[f"st/{custom}"]["authorizer"]["standing"] == "revoked"
+        assert refused == []
+        text = json.dumps(events) + json.dumps(client.status()) + client.metrics() + repr(pushes)
+        for secret in ("permanentcode@@@", "corp_at_", "suiteauthcode@@@", "ticket@@@", SECRET, AES_KEY):
+            assert secret not in text, secret
+    finally:
+        server.close()
+        client.close()
+        sim.control("/config", {"token_ttl_s": 7200})

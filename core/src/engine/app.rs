@@ -99,6 +99,9 @@ pub(crate) struct Authorizer {
     /// The refresh token in use came from the authorizer list during this
     /// fetch: refused again, nothing is left to try.
     pub(crate) recovered: bool,
+    /// A 代开发 app: its permanent code is the corp secret, its token comes
+    /// from the corp's own `gettoken`.
+    pub(crate) direct: bool,
 }
 
 impl Authorizer {
@@ -108,6 +111,7 @@ impl Authorizer {
             appid: appid.to_string(),
             standing: Standing::Active,
             recovered: false,
+            direct: false,
         }
     }
 

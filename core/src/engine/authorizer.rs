@@ -17,6 +17,15 @@
 //! list does not hold `needs_reauthorization`. `unauthorized` (and 61003)
 //! revokes: tokens dropped, calls refused at once without a request, until
 //! the next authorization.
+//!
+//! A WeCom suite's authorized corps (`{suite}/{corpid}`) follow the same
+//! course with the suite's protocol: `create_auth` and
+//! `reset_permanent_code` pushes (or the host's `get_permanent_code`) bring
+//! the permanent code, held where the refresh token is and as durably; the
+//! corp token comes from `get_corp_token`, or, for a 代开发 app (whose
+//! answer carries no token: the permanent code is its secret), from the
+//! corp's own `gettoken`. No list recovers a permanent code: 40084 means
+//! the corp must authorize again. `cancel_auth` revokes.
 
 use crate::call::{Call, Reply};
 use crate::config::{Secret, StoreMode};
@@ -26,6 +35,7 @@ use crate::engine::credential::{Fetch, Source};
 use crate::engine::{Engine, Internal, StorePurpose};
 use crate::error::{ApiError, Code, ErrorKind};
 use crate::output::{Event, StoreCommand, StoreResult};
+use crate::platform::profile::Flavor;
 use serde_json::{json, Value};
 
 pub(crate) const QUERY_AUTH: &str = "/cgi-bin/component/api_query_auth";
@@ -33,12 +43,19 @@ pub(crate) const AUTHORIZER_TOKEN: &str = "/cgi-bin/component/api_authorizer_tok
 pub(crate) const AUTHORIZER_LIST: &str = "/cgi-bin/component/api_get_authorizer_list";
 /// The largest page `api_get_authorizer_list` returns.
 const PAGE: u64 = 500;
+pub(crate) const PERMANENT_CODE: &str = "/cgi-bin/service/get_permanent_code";
+pub(crate) const CORP_TOKEN: &str = "/cgi-bin/service/get_corp_token";
 
 /// What one of the engine's own component calls is for.
 #[derive(Debug, Clone)]
 pub(crate) enum Step {
-    /// `api_query_auth` for authorizer `a`, after a push.
-    QueryAuth { a: usize, sent_at: u64 },
+    /// `api_query_auth` (`get_permanent_code`) of component `c` after a
+    /// push; for authorizer `a` when the push named it.
+    Exchange {
+        c: usize,
+        a: Option<usize>,
+        sent_at: u64,
+    },
     /// `api_authorizer_token` for authorizer `a`.
     Refresh { a: usize, sent_at: u64 },
     /// A page of `api_get_authorizer_list`, looking for `a`'s refresh token.
@@ -70,8 +87,9 @@ impl Engine {
         if let Some(&a) = self.by_name.get(&name) {
             return a;
         }
+        let corp = self.flavor(c) == Flavor::Suite;
         let template = self.apps[c].template.as_ref().expect("a component");
-        let account = template.authorizer(name.clone(), appid, &self.apps[c].store_id);
+        let account = template.authorizer(name.clone(), appid, &self.apps[c].store_id, corp);
         let mut app = App::new(account);
         app.authorizer = Some(Authorizer::new(c, appid));
         let a = self.apps.len();
@@ -79,6 +97,17 @@ impl Engine {
         self.by_name.insert(name, a);
         self.monitor.tokens.push(Default::default());
         a
+    }
+
+    /// Component (or suite) `c`'s protocol.
+    fn flavor(&self, c: usize) -> Flavor {
+        self.apps[c]
+            .rt
+            .profile
+            .authorizers
+            .as_ref()
+            .map(|s| s.flavor)
+            .unwrap_or_default()
     }
 
     /// Why a call for app `a` must not go: an authorizer not authorized.
@@ -106,6 +135,7 @@ impl Engine {
             "v": 1,
             "account": self.apps[a].store_id,
             "standing": au.standing.as_str(),
+            "direct": au.direct,
             "refresh_token": self.apps[a].cred.refresh_token.as_ref().map(Secret::expose),
         })
         .to_string();
@@ -124,6 +154,11 @@ impl Engine {
     /// store was already read for its refresh token during this fetch.
     pub(crate) fn authorizer_fetch(&mut self, a: usize, now: u64, looked: bool) {
         if let Some(e) = self.authorizer_refusal(a) {
+            // A refresh point of a revoked authorizer passes quietly.
+            let cred = &self.apps[a].cred;
+            if cred.waiting.is_empty() && cred.token_requests.is_empty() && !cred.lock_held {
+                return;
+            }
             return self.token_fetch_failed(a, e, false, None, false, now);
         }
         // In a fleet another process may have rotated the refresh token:
@@ -134,9 +169,15 @@ impl Engine {
             self.store(StoreCommand::Get { key }, StorePurpose::AuthorizerRead(a));
             return;
         }
-        match self.apps[a].cred.refresh_token.clone() {
-            Some(rt) => self.refresh_authorizer(a, &rt, now),
-            None => self.list_page(a, 0, now),
+        let au = self.apps[a].authorizer.as_ref().expect("authorizer");
+        let (c, direct) = (au.component, au.direct);
+        match (self.apps[a].cred.refresh_token.clone(), self.flavor(c)) {
+            // 代开发: the corp's own gettoken, the permanent code its secret.
+            (Some(_), _) if direct => self.endpoint_fetch(a, now, false, true),
+            (Some(rt), _) => self.refresh_authorizer(a, &rt, now),
+            (None, Flavor::Component) => self.list_page(a, 0, now),
+            // No list holds permanent codes.
+            (None, Flavor::Suite) => self.set_standing(a, Standing::NeedsReauthorization, now),
         }
     }
 
@@ -160,8 +201,21 @@ impl Engine {
             if let Some(t) = v.get("refresh_token").and_then(Value::as_str) {
                 self.apps[a].cred.refresh_token = Some(Secret::new(t));
             }
+            if v.get("direct").and_then(Value::as_bool) == Some(true) {
+                self.make_direct(a);
+            }
         }
         self.authorizer_fetch(a, now, true)
+    }
+
+    /// A 代开发 corp: the held permanent code becomes its secret.
+    pub(crate) fn make_direct(&mut self, a: usize) {
+        let code = self.apps[a].cred.refresh_token.clone();
+        let app = &mut self.apps[a];
+        app.authorizer.as_mut().expect("authorizer").direct = true;
+        if let Some(code) = code {
+            app.account.secret = code;
+        }
     }
 
     fn component_call(&mut self, a: usize, path: &str, body: Value, step: Step, now: u64) {
@@ -170,12 +224,19 @@ impl Engine {
             .as_ref()
             .expect("authorizer")
             .component;
+        self.apps[a].cred.fetch = Fetch::Http;
+        self.own_call(c, path, body, step, now);
+    }
+
+    /// The engine's own call of component (suite) `c`.
+    fn own_call(&mut self, c: usize, path: &str, body: Value, step: Step, now: u64) {
         let mut body = body;
-        body["component_appid"] = json!(self.apps[c].app_id);
+        if self.flavor(c) == Flavor::Component {
+            body["component_appid"] = json!(self.apps[c].app_id);
+        }
         let mut call = Call::post_json(self.apps[c].name.clone(), path, body.to_string());
         // Each asks for a credential: repeating one is harmless.
         call.idempotent = true;
-        self.apps[a].cred.fetch = Fetch::Http;
         self.submit_internal(call, Internal::Authorizer(step), now);
     }
 
@@ -186,19 +247,27 @@ impl Engine {
             .expect("authorizer")
             .appid
             .clone();
+        let c = self.apps[a]
+            .authorizer
+            .as_ref()
+            .expect("authorizer")
+            .component;
+        let (path, body) = match self.flavor(c) {
+            Flavor::Component => (
+                AUTHORIZER_TOKEN,
+                json!({
+                    "authorizer_appid": appid,
+                    "authorizer_refresh_token": refresh_token.expose(),
+                }),
+            ),
+            Flavor::Suite => (
+                CORP_TOKEN,
+                json!({"auth_corpid": appid, "permanent_code": refresh_token.expose()}),
+            ),
+        };
         // Counted against the authorizer, whose token it is.
-        self.count_quota(a, AUTHORIZER_TOKEN, now);
-        let body = json!({
-            "authorizer_appid": appid,
-            "authorizer_refresh_token": refresh_token.expose(),
-        });
-        self.component_call(
-            a,
-            AUTHORIZER_TOKEN,
-            body,
-            Step::Refresh { a, sent_at: now },
-            now,
-        );
+        self.count_quota(a, path, now);
+        self.component_call(a, path, body, Step::Refresh { a, sent_at: now }, now);
     }
 
     fn list_page(&mut self, a: usize, offset: u64, now: u64) {
@@ -214,35 +283,44 @@ impl Engine {
         now: u64,
     ) {
         let a = match step {
-            Step::QueryAuth { a, .. } | Step::Refresh { a, .. } | Step::List { a, .. } => a,
+            Step::Exchange { a, .. } => a,
+            Step::Refresh { a, .. } | Step::List { a, .. } => Some(a),
         };
-        self.apps[a].cred.fetch = Fetch::Idle;
+        if let Some(a) = a {
+            self.apps[a].cred.fetch = Fetch::Idle;
+        }
         match (step, result) {
-            (Step::QueryAuth { sent_at, .. }, Ok(r)) => {
-                let c = self.apps[a]
-                    .authorizer
-                    .as_ref()
-                    .expect("authorizer")
-                    .component;
+            (Step::Exchange { c, sent_at, .. }, Ok(r)) => {
                 if self
                     .on_authorization(c, r.json_value().as_ref(), sent_at, now)
                     .is_none()
                 {
-                    let e = malformed("api_query_auth", "authorization_info");
-                    self.token_fetch_failed(a, e, false, None, false, now);
+                    let e = match self.flavor(c) {
+                        Flavor::Component => malformed("api_query_auth", "authorization_info"),
+                        Flavor::Suite => malformed("get_permanent_code", "permanent_code"),
+                    };
+                    self.exchange_failed(c, a, e, now);
                 }
             }
-            (Step::Refresh { sent_at, .. }, Ok(r)) => {
-                match r.json_value().as_ref().and_then(tokens_in) {
+            (Step::Exchange { c, .. }, Err(e)) => self.exchange_failed(c, a, e, now),
+            (Step::Refresh { a, sent_at }, Ok(r)) => {
+                let flavor = self.flavor(
+                    self.apps[a]
+                        .authorizer
+                        .as_ref()
+                        .expect("authorizer")
+                        .component,
+                );
+                match r.json_value().as_ref().and_then(|v| tokens_in(v, flavor)) {
                     Some(t) => self.adopt_authorizer(a, t, sent_at, now),
                     None => {
-                        let e = malformed("api_authorizer_token", "authorizer_access_token");
+                        let e = malformed("the authorizer token endpoint", "access_token");
                         self.token_fetch_failed(a, e, false, None, false, now)
                     }
                 }
             }
-            (Step::List { offset, .. }, Ok(r)) => self.on_list_page(a, offset, r, now),
-            (Step::Refresh { .. }, Err(e)) if e.code == Some(Code::Num(61023)) => {
+            (Step::List { a, offset }, Ok(r)) => self.on_list_page(a, offset, r, now),
+            (Step::Refresh { a, .. }, Err(e)) if e.code == Some(Code::Num(61023)) => {
                 self.apps[a].cred.refresh_token = None;
                 if self.apps[a]
                     .authorizer
@@ -255,19 +333,35 @@ impl Engine {
                     self.list_page(a, 0, now);
                 }
             }
-            (_, Err(e)) if e.kind == ErrorKind::NotAuthorized => {
+            // WeCom: the permanent code is no longer valid.
+            (Step::Refresh { a, .. }, Err(e)) if e.code == Some(Code::Num(40084)) => {
+                self.apps[a].cred.refresh_token = None;
+                self.set_standing(a, Standing::NeedsReauthorization, now)
+            }
+            (Step::Refresh { a, .. } | Step::List { a, .. }, Err(e))
+                if e.kind == ErrorKind::NotAuthorized =>
+            {
                 self.set_standing(a, Standing::Revoked, now)
             }
-            (_, Err(e)) => {
+            (Step::Refresh { a, .. } | Step::List { a, .. }, Err(e)) => {
                 // The component call has had its own retries already.
-                let passing = matches!(
-                    e.kind,
-                    ErrorKind::Transport
-                        | ErrorKind::Busy
-                        | ErrorKind::RateLimited
-                        | ErrorKind::Timeout
-                );
-                self.token_fetch_failed(a, e, passing, None, false, now)
+                self.token_fetch_failed(a, e.clone(), passing(&e), None, false, now)
+            }
+        }
+    }
+
+    /// An authorization's exchange failed: the authorizer it named (if
+    /// any) fails what waits for it; otherwise the component's event says so.
+    fn exchange_failed(&mut self, c: usize, a: Option<usize>, e: ApiError, now: u64) {
+        match a {
+            Some(a) => self.token_fetch_failed(a, e.clone(), passing(&e), None, false, now),
+            None => {
+                let app = self.apps[c].name.clone();
+                self.event(Event::TokenFetchFailed {
+                    app,
+                    kind: e.kind,
+                    code: e.code,
+                });
             }
         }
     }
@@ -371,9 +465,9 @@ impl Engine {
         }
     }
 
-    /// An answer carrying `authorization_info` (`api_query_auth`, the
-    /// engine's or the host's): the authorizer is active and holds these
-    /// tokens. Returns its app index.
+    /// An authorization's answer (`api_query_auth`; a suite's
+    /// `get_permanent_code`), the engine's or the host's: the authorizer is
+    /// active and holds what it brings. Returns its app index.
     pub(crate) fn on_authorization(
         &mut self,
         c: usize,
@@ -381,9 +475,29 @@ impl Engine {
         sent_at: u64,
         now: u64,
     ) -> Option<usize> {
-        let info = v?.get("authorization_info")?;
-        let appid = info.get("authorizer_appid")?.as_str()?;
-        let tokens = tokens_in(info)?;
+        let v = v?;
+        let flavor = self.flavor(c);
+        let (appid, tokens) = match flavor {
+            Flavor::Component => {
+                let info = v.get("authorization_info")?;
+                (
+                    info.get("authorizer_appid")?.as_str()?,
+                    tokens_in(info, flavor),
+                )
+            }
+            Flavor::Suite => {
+                v.get("permanent_code")?
+                    .as_str()
+                    .filter(|s| !s.is_empty())?;
+                (
+                    v.pointer("/auth_corp_info/corpid")?.as_str()?,
+                    tokens_in(v, flavor),
+                )
+            }
+        };
+        if appid.is_empty() {
+            return None;
+        }
         let a = self.authorizer_app(c, appid);
         let au = self.apps[a].authorizer.as_mut().expect("authorizer");
         au.recovered = false;
@@ -395,7 +509,28 @@ impl Engine {
                 standing: "active",
             });
         }
-        self.adopt_authorizer(a, tokens, sent_at, now);
+        match (flavor, tokens) {
+            (_, Some(t)) => self.adopt_authorizer(a, t, sent_at, now),
+            (Flavor::Suite, None) => {
+                // 代开发: no token, the permanent code is the corp's secret.
+                let code = v
+                    .get("permanent_code")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.apps[a].cred.refresh_token = Some(Secret::new(code));
+                self.make_direct(a);
+                let cred = &mut self.apps[a].cred;
+                if cred.token.take().is_some() {
+                    cred.gen += 1;
+                }
+                self.persist_authorizer(a);
+                // Calls that waited on the authorization fetch it now.
+                if !self.apps[a].cred.waiting.is_empty() {
+                    self.start_fetch(a, now);
+                }
+            }
+            (Flavor::Component, None) => return None,
+        }
         Some(a)
     }
 
@@ -444,53 +579,84 @@ impl Engine {
         }
     }
 
-    /// A push to component `c`'s URL about an authorizer
-    /// (`authorized`, `updateauthorized`, `unauthorized`): returns the
-    /// authorizer's app name, or None for another `InfoType`.
+    /// A push to component (suite) `c`'s URL about an authorizer: `Ok` with
+    /// the authorizer's app name when the push names one, `Err` with a
+    /// missing field, None for a push that is not about authorizers.
     pub(crate) fn authorizer_push(
         &mut self,
         c: usize,
         info_type: &str,
         message: &CallbackMessage,
         now: u64,
-    ) -> Option<Result<String, &'static str>> {
-        if self.apps[c].template.is_none()
-            || !matches!(
-                info_type,
-                "authorized" | "updateauthorized" | "unauthorized"
-            )
-        {
-            return None;
+    ) -> Option<Result<Option<String>, &'static str>> {
+        self.apps[c].template.as_ref()?;
+        let field = |name: &'static str| message.get(name).filter(|s| !s.is_empty()).ok_or(name);
+        match (self.flavor(c), info_type) {
+            (Flavor::Component, "unauthorized") | (Flavor::Suite, "cancel_auth") => {
+                let id_field = match info_type {
+                    "unauthorized" => "AuthorizerAppid",
+                    _ => "AuthCorpId",
+                };
+                let a = match field(id_field) {
+                    Ok(id) => self.authorizer_app(c, id),
+                    Err(f) => return Some(Err(f)),
+                };
+                self.set_standing(a, Standing::Revoked, now);
+                Some(Ok(Some(self.apps[a].name.clone())))
+            }
+            (Flavor::Component, "authorized" | "updateauthorized") => {
+                let (appid, code) = match (field("AuthorizerAppid"), field("AuthorizationCode")) {
+                    (Ok(id), Ok(code)) => (id, code),
+                    (Err(f), _) | (_, Err(f)) => return Some(Err(f)),
+                };
+                let a = self.authorizer_app(c, appid);
+                // The push itself says it is authorized (again). A new
+                // authorization kills its live token: drop it, so calls
+                // wait for the one api_query_auth brings.
+                self.set_standing(a, Standing::Active, now);
+                let cred = &mut self.apps[a].cred;
+                if cred.token.take().is_some() {
+                    cred.gen += 1;
+                }
+                cred.fetch = Fetch::Http;
+                let step = Step::Exchange {
+                    c,
+                    a: Some(a),
+                    sent_at: now,
+                };
+                self.own_call(
+                    c,
+                    QUERY_AUTH,
+                    json!({"authorization_code": code}),
+                    step,
+                    now,
+                );
+                Some(Ok(Some(self.apps[a].name.clone())))
+            }
+            // The corp is named only by the exchange's answer.
+            (Flavor::Suite, "create_auth" | "reset_permanent_code") => {
+                let code = match field("AuthCode") {
+                    Ok(code) => code,
+                    Err(f) => return Some(Err(f)),
+                };
+                let step = Step::Exchange {
+                    c,
+                    a: None,
+                    sent_at: now,
+                };
+                self.own_call(c, PERMANENT_CODE, json!({"auth_code": code}), step, now);
+                Some(Ok(None))
+            }
+            // The host re-reads what changed (get_auth_info).
+            (Flavor::Suite, "change_auth") => match field("AuthCorpId") {
+                Ok(id) => {
+                    let a = self.authorizer_app(c, id);
+                    Some(Ok(Some(self.apps[a].name.clone())))
+                }
+                Err(f) => Some(Err(f)),
+            },
+            _ => None,
         }
-        let Some(appid) = message.get("AuthorizerAppid").filter(|s| !s.is_empty()) else {
-            return Some(Err("AuthorizerAppid"));
-        };
-        let code = message.get("AuthorizationCode").filter(|s| !s.is_empty());
-        if code.is_none() && info_type != "unauthorized" {
-            return Some(Err("AuthorizationCode"));
-        }
-        let a = self.authorizer_app(c, appid);
-        let Some(code) = code.filter(|_| info_type != "unauthorized") else {
-            self.set_standing(a, Standing::Revoked, now);
-            return Some(Ok(self.apps[a].name.clone()));
-        };
-        // The push itself says it is authorized (again). A new
-        // authorization kills its live token: drop it, so calls wait for
-        // the one api_query_auth brings.
-        self.set_standing(a, Standing::Active, now);
-        let cred = &mut self.apps[a].cred;
-        if cred.token.take().is_some() {
-            cred.gen += 1;
-        }
-        let body = json!({"authorization_code": code});
-        self.component_call(
-            a,
-            QUERY_AUTH,
-            body,
-            Step::QueryAuth { a, sent_at: now },
-            now,
-        );
-        Some(Ok(self.apps[a].name.clone()))
     }
 
     /// The answer to the host's own call of component `c`: an
@@ -503,7 +669,11 @@ impl Engine {
         mut reply: Reply,
         now: u64,
     ) -> Reply {
-        if path != QUERY_AUTH || self.apps[c].template.is_none() {
+        let exchange = match self.flavor(c) {
+            Flavor::Component => QUERY_AUTH,
+            Flavor::Suite => PERMANENT_CODE,
+        };
+        if path != exchange || self.apps[c].template.is_none() {
             return reply;
         }
         let Some(mut v) = reply.json_value() else {
@@ -516,6 +686,10 @@ impl Engine {
             {
                 info.remove("authorizer_access_token");
                 info.remove("authorizer_refresh_token");
+            }
+            if let (Flavor::Suite, Some(m)) = (self.flavor(c), v.as_object_mut()) {
+                m.remove("permanent_code");
+                m.remove("access_token");
             }
             reply.body = v.to_string().into_bytes();
         }
@@ -530,15 +704,17 @@ struct Tokens {
     refresh: Option<Secret>,
 }
 
-/// `authorizer_access_token`, `expires_in`, `authorizer_refresh_token`.
-fn tokens_in(v: &Value) -> Option<Tokens> {
-    let access = v
-        .get("authorizer_access_token")?
-        .as_str()
-        .filter(|s| !s.is_empty())?;
+/// The access token, its life and the refresh token (WeCom: the permanent
+/// code) an answer carries.
+fn tokens_in(v: &Value, flavor: Flavor) -> Option<Tokens> {
+    let (access, refresh) = match flavor {
+        Flavor::Component => ("authorizer_access_token", "authorizer_refresh_token"),
+        Flavor::Suite => ("access_token", "permanent_code"),
+    };
+    let access = v.get(access)?.as_str().filter(|s| !s.is_empty())?;
     let expires_in_s = v.get("expires_in").and_then(Value::as_u64).unwrap_or(7200);
     let refresh = v
-        .get("authorizer_refresh_token")
+        .get(refresh)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(Secret::new);
@@ -547,6 +723,14 @@ fn tokens_in(v: &Value) -> Option<Tokens> {
         expires_in_s,
         refresh,
     })
+}
+
+/// A failure that passes (the transport, a busy platform): worth a retry later.
+fn passing(e: &ApiError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Transport | ErrorKind::Busy | ErrorKind::RateLimited | ErrorKind::Timeout
+    )
 }
 
 fn malformed(api: &str, field: &str) -> ApiError {
@@ -558,8 +742,8 @@ fn malformed(api: &str, field: &str) -> ApiError {
 
 fn not_authorized(standing: Standing, appid: &str) -> ApiError {
     let why = match standing {
-        Standing::Revoked => "revoked its authorization of the component",
-        _ => "needs to authorize the component again (its refresh token is gone and the authorizer list does not hold it)",
+        Standing::Revoked => "revoked its authorization",
+        _ => "needs to authorize again (its refresh token or permanent code is gone for good)",
     };
     let mut e = ApiError::new(
         ErrorKind::NotAuthorized,

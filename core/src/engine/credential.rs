@@ -168,10 +168,17 @@ impl Engine {
         if app.source.is_some() {
             return self.server_fetch(a, now);
         }
-        let Some(ep) = app.token.clone() else { return };
         if app.authorizer.is_some() {
             return self.authorizer_fetch(a, now, looked);
         }
+        self.endpoint_fetch(a, now, forced, looked)
+    }
+
+    /// A request to the app's own token endpoint (or refresh endpoint).
+    pub(crate) fn endpoint_fetch(&mut self, a: usize, now: u64, forced: bool, looked: bool) {
+        let Some(ep) = self.apps[a].token.clone() else {
+            return;
+        };
         let ticket = match self.ticket_for_fetch(a, now, forced, looked) {
             TicketFor::Ready(t) => t,
             TicketFor::Looking => return,

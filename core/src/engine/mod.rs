@@ -264,6 +264,10 @@ impl Engine {
                     id: a.id.clone(),
                     platform: spec.platform,
                     app_id: a.app_id.clone(),
+                    // Stand-ins for what each authorizer brings (a WeCom
+                    // profile requires them to resolve).
+                    corp_id: Some("-".into()),
+                    agent_id: Some("-".into()),
                     secret: Some(crate::config::Secret::new("-")),
                     base_url: a.base_url.clone(),
                     hosts: a.hosts.clone(),

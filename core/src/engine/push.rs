@@ -187,15 +187,18 @@ impl Engine {
                         format!("the `{info_type}` push has no `{field}`"),
                     ))
                 }
-                Some(Ok(name)) => Some(name),
-                None => None,
+                Some(Ok(name)) => (Some(true), name),
+                None => (None, None),
             };
+            let (acted, authorizer) = authorizer;
             let mut message = message;
-            if authorizer.is_some() {
-                // Spent by the engine's api_query_auth: a second use fails,
-                // and a code is a credential, so it is not handed on.
-                message.fields.remove("AuthorizationCode");
-                message.value.remove("AuthorizationCode");
+            if acted.is_some() {
+                // Spent by the engine's exchange: a second use fails, and a
+                // code is a credential, so it is not handed on.
+                for code in ["AuthorizationCode", "AuthCode"] {
+                    message.fields.remove(code);
+                    message.value.remove(code);
+                }
             }
             return Ok(Push {
                 reply: "success".into(),

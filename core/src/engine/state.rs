@@ -55,7 +55,8 @@ impl Engine {
                     "forced": {"day": c.forced_day, "count": c.forced_count, "last_ms": c.last_forced_ms},
             });
             if let Some(au) = &app.authorizer {
-                entry["authorizer"] = json!({"standing": au.standing.as_str()});
+                entry["authorizer"] =
+                    json!({"standing": au.standing.as_str(), "direct": au.direct});
             }
             apps.insert(app.name.clone(), entry);
         }
@@ -152,6 +153,9 @@ impl Engine {
                     .and_then(crate::engine::app::Standing::from_name);
                 if let (Some(st), Some(au)) = (standing, e.apps[a].authorizer.as_mut()) {
                     au.standing = st;
+                }
+                if s.pointer("/authorizer/direct").and_then(Value::as_bool) == Some(true) {
+                    e.make_direct(a);
                 }
                 if let Some(p) = s.get("pushed_ticket").filter(|p| !p.is_null()) {
                     let field = |f: &str| {

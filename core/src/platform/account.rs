@@ -108,13 +108,19 @@ impl Account {
         name: String,
         appid: &str,
         component_store_id: &str,
+        corp: bool,
     ) -> Account {
+        // A WeCom corp is named by its corp id; an account by its app id.
+        let (app_id, corp_id) = match corp {
+            true => (None, Some(appid.to_string())),
+            false => (Some(appid.to_string()), None),
+        };
         Account {
             name,
             rt: self.rt.clone(),
             secret: Secret::new(""),
-            app_id: Some(appid.to_string()),
-            corp_id: None,
+            app_id,
+            corp_id,
             agent_id: None,
             token: self.token.clone(),
             refresh: None,

@@ -207,8 +207,25 @@ pub struct PushedTicket {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Authorizers {
-    /// The profile an authorizer's own calls follow (`wechat-oa`).
+    /// The profile an authorizer's own calls follow (`wechat-oa`, `wecom`).
     pub platform: String,
+    /// Whose protocol: an open-platform component's or a WeCom suite's.
+    #[serde(default)]
+    pub flavor: Flavor,
+}
+
+/// The two authorization protocols.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavor {
+    /// Open platform: `authorized` / `unauthorized` pushes, `api_query_auth`,
+    /// refresh tokens through `api_authorizer_token`, the authorizer list.
+    #[default]
+    Component,
+    /// WeCom suite: `create_auth` / `reset_permanent_code` / `cancel_auth`
+    /// pushes, `get_permanent_code`, corp tokens through `get_corp_token`
+    /// (a 代开发 app's through `gettoken` with the permanent code as secret).
+    Suite,
 }
 
 /// A platform profile.

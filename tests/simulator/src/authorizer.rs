@@ -323,3 +323,202 @@ pub fn report(sim: &Sim, req: &Req) -> Reply {
         .unwrap_or_default();
     Reply::ok(Value::Object(rows))
 }
+
+// ---- WeCom suites: authorized corps -------------------------------------
+//
+// - `POST /cgi-bin/service/get_permanent_code?suite_access_token` `{auth_code}`:
+//   a code from `POST /suite/authorize` (10 minutes, once; 40029 otherwise)
+//   → `{access_token, expires_in, permanent_code, auth_corp_info: {corpid},
+//   auth_info: {agent: [{agentid}]}}`; for a 代开发 corp no access token and
+//   `is_customized_app: true`, its permanent code registered as the corp's
+//   secret (`gettoken` takes it).
+// - `POST /cgi-bin/service/get_corp_token?suite_access_token` `{auth_corpid,
+//   permanent_code}` → `{access_token, expires_in}` (a WeCom token); 40084
+//   for a permanent code that is not the corp's current one, 40084 too for
+//   a cancelled authorization.
+//
+// Control: `POST /suite/authorize {suite_id, corpid, customized?}` pushes
+// `create_auth` with a fresh AuthCode; `POST /suite/unauthorize {suite_id,
+// corpid}` pushes `cancel_auth`; `POST /suite/corp {suite_id, corpid,
+// permanent_invalid}` replaces the corp's permanent code (the held one then
+// answers 40084). `GET /component/authorizers?component_appid={suite_id}`
+// reports corps as it reports authorizers.
+
+const SUITE_CODE_LIFE_MS: u64 = 10 * 60 * 1000;
+
+pub fn handle_suite(sim: &Sim, req: &Req) -> Reply {
+    let path = req.path.clone();
+    call(
+        sim,
+        req,
+        Platform::Suite,
+        Some(true),
+        Auth::Token(req.q("suite_access_token")),
+        Kind::Business,
+        move |st, suite| {
+            let body = req.json().unwrap_or(Value::Null);
+            let suite = suite.to_string();
+            match path.as_str() {
+                "/cgi-bin/service/get_permanent_code" => permanent_code(st, &suite, &body),
+                _ => corp_token(st, &suite, &body),
+            }
+        },
+    )
+}
+
+fn permanent_code(st: &mut State, suite: &str, body: &Value) -> Result<Reply, Fail> {
+    let now = now_ms();
+    let code = field(body, "auth_code");
+    let taken = st
+        .components
+        .get_mut(suite)
+        .and_then(|c| c.codes.remove(code));
+    let corpid = match taken {
+        Some((corpid, at)) if now < at + SUITE_CODE_LIFE_MS => corpid,
+        _ => return Err(Fail::new(40029, "invalid code")),
+    };
+    let permanent = st.mint("permanentcode@@@");
+    let c = st.components.get_mut(suite).expect("suite");
+    let n = c.authorizers.len() as u64;
+    let a = c.authorizers.entry(corpid.clone()).or_default();
+    if a.authorizations == 0 {
+        a.order = n;
+    }
+    a.authorizations += 1;
+    a.revoked = false;
+    a.refresh = permanent.clone();
+    let customized = a.rotate; // `rotate` marks a 代开发 corp here
+    let mut answer = json!({
+        "permanent_code": permanent,
+        "auth_corp_info": {"corpid": corpid, "corp_name": format!("Corp {corpid}")},
+        "auth_info": {"agent": [{"agentid": 1000002, "name": "app"}]},
+    });
+    if customized {
+        answer["is_customized_app"] = json!(true);
+        st.apps.insert(
+            corpid.clone(),
+            vec![crate::state::Registration {
+                secret: permanent,
+                agent_id: None,
+            }],
+        );
+    } else {
+        let token = st.issue_token(Platform::WeCom, &corpid, "corp_at_", now);
+        answer["access_token"] = json!(token);
+        answer["expires_in"] = json!(st.config.token_ttl_s);
+    }
+    Ok(Reply::ok(answer))
+}
+
+fn corp_token(st: &mut State, suite: &str, body: &Value) -> Result<Reply, Fail> {
+    let now = now_ms();
+    let corpid = field(body, "auth_corpid").to_string();
+    let held = field(body, "permanent_code");
+    let Some(a) = st
+        .components
+        .get_mut(suite)
+        .and_then(|c| c.authorizers.get_mut(&corpid))
+    else {
+        return Err(Fail::new(40084, "invalid permanent_code"));
+    };
+    if a.revoked || held != a.refresh {
+        a.refused_refreshes += 1;
+        return Err(Fail::new(40084, "invalid permanent_code"));
+    }
+    a.refreshes += 1;
+    let token = st.issue_token(Platform::WeCom, &corpid, "corp_at_", now);
+    let expires_in = st.config.token_ttl_s;
+    Ok(Reply::ok(
+        json!({"access_token": token, "expires_in": expires_in}),
+    ))
+}
+
+fn suite_names(b: &serde_json::Map<String, Value>) -> Result<(String, String), String> {
+    let s = |k: &str| {
+        b.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or(format!("{k} must be a non-empty string"))
+    };
+    Ok((s("suite_id")?, s("corpid")?))
+}
+
+/// A suite event pushed to the suite's command URL.
+async fn push_suite_event(sim: &Sim, suite: &str, xml_fields: String) -> Result<bool, String> {
+    let sealed = {
+        let mut st = sim.lock();
+        let Some(target) = st.components.get(suite).and_then(|c| c.push.clone()) else {
+            return Err(format!(
+                "suite {suite} is not configured (POST /suite first)"
+            ));
+        };
+        let ts = now_ms() / 1000;
+        let xml = format!(
+            "<xml><SuiteId><![CDATA[{suite}]]></SuiteId>{xml_fields}<TimeStamp>{ts}</TimeStamp></xml>"
+        );
+        crate::component::seal_push(&mut st, suite, &target, &xml, ts)
+    };
+    Ok(crate::component::post(&sealed.0, &sealed.1).await)
+}
+
+/// `POST /suite/authorize`.
+pub async fn suite_authorize(
+    sim: &Sim,
+    b: &serde_json::Map<String, Value>,
+) -> Result<Reply, String> {
+    let (suite, corpid) = suite_names(b)?;
+    let customized = b.get("customized").and_then(Value::as_bool) == Some(true);
+    let code = {
+        let mut st = sim.lock();
+        let code = st.mint("suiteauthcode@@@");
+        let c = st.components.entry(suite.clone()).or_default();
+        c.codes.insert(code.clone(), (corpid.clone(), now_ms()));
+        c.authorizers.entry(corpid.clone()).or_default().rotate = customized;
+        code
+    };
+    let answered = push_suite_event(
+        sim,
+        &suite,
+        format!("<InfoType><![CDATA[create_auth]]></InfoType><AuthCode><![CDATA[{code}]]></AuthCode><State><![CDATA[]]></State>"),
+    )
+    .await?;
+    Ok(Reply::ok(json!({"auth_code": code, "pushed": answered})))
+}
+
+/// `POST /suite/unauthorize`.
+pub async fn suite_unauthorize(
+    sim: &Sim,
+    b: &serde_json::Map<String, Value>,
+) -> Result<Reply, String> {
+    let (suite, corpid) = suite_names(b)?;
+    sim.lock()
+        .components
+        .get_mut(&suite)
+        .and_then(|c| c.authorizers.get_mut(&corpid))
+        .ok_or(format!("{corpid} never authorized {suite}"))?
+        .revoked = true;
+    let answered = push_suite_event(
+        sim,
+        &suite,
+        format!("<InfoType><![CDATA[cancel_auth]]></InfoType><AuthCorpId><![CDATA[{corpid}]]></AuthCorpId>"),
+    )
+    .await?;
+    Ok(Reply::ok(json!({"pushed": answered})))
+}
+
+/// `POST /suite/corp`: faults for one corp.
+pub fn suite_corp(sim: &Sim, b: &serde_json::Map<String, Value>) -> Result<Reply, String> {
+    let (suite, corpid) = suite_names(b)?;
+    let mut st = sim.lock();
+    let fresh = st.mint("permanentcode@@@");
+    let a = st
+        .components
+        .get_mut(&suite)
+        .and_then(|c| c.authorizers.get_mut(&corpid))
+        .ok_or(format!("{corpid} never authorized {suite}"))?;
+    if b.get("permanent_invalid").and_then(Value::as_bool) == Some(true) {
+        a.refresh = fresh;
+    }
+    Ok(Reply::ok(json!({"ok": true})))
+}

@@ -104,6 +104,9 @@ pub fn handle(sim: &Sim, req: &Req) -> Reply {
         "/cgi-bin/component/api_query_auth"
         | "/cgi-bin/component/api_authorizer_token"
         | "/cgi-bin/component/api_get_authorizer_list" => crate::authorizer::handle(sim, req),
+        "/cgi-bin/service/get_permanent_code" | "/cgi-bin/service/get_corp_token" => {
+            crate::authorizer::handle_suite(sim, req)
+        }
         "/cgi-bin/service/get_suite_token" => suite_token(sim, req),
         "/cgi-bin/service/get_pre_auth_code" => call(
             sim,

@@ -33,6 +33,21 @@ pub async fn handle(sim: &std::sync::Arc<Sim>, req: Req) -> Reply {
             object(&req).and_then(|b| crate::authorizer::set(sim, &b).map_err(bad))
         }
         (&Method::GET, "/component/authorizers") => Ok(crate::authorizer::report(sim, &req)),
+        (&Method::POST, "/suite/authorize") => match object(&req) {
+            Ok(b) => crate::authorizer::suite_authorize(sim, &b)
+                .await
+                .map_err(bad),
+            Err(e) => Err(e),
+        },
+        (&Method::POST, "/suite/unauthorize") => match object(&req) {
+            Ok(b) => crate::authorizer::suite_unauthorize(sim, &b)
+                .await
+                .map_err(bad),
+            Err(e) => Err(e),
+        },
+        (&Method::POST, "/suite/corp") => {
+            object(&req).and_then(|b| crate::authorizer::suite_corp(sim, &b).map_err(bad))
+        }
         (&Method::GET, "/counters") => Ok(Reply::ok(sim.lock().counters.to_json())),
         (&Method::GET, "/config") => Ok(Reply::ok(sim.lock().config.to_json())),
         (&Method::POST, "/reset") => {

@@ -87,6 +87,15 @@ def main():
                              "<InfoType><![CDATA[suite_ticket]]></InfoType><TimeStamp>1403610513</TimeStamp>"
                              "<SuiteTicket><![CDATA[asdfasfdasdfasdf]]></SuiteTicket></xml>",
                              SUITE, "s1", "1403610513", "201", SUITE),
+        # W/90642's create_auth and cancel_auth samples, for this suite.
+        "create_auth": push("<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId>"
+                            "<AuthCode><![CDATA[AUTHCODE]]></AuthCode><InfoType><![CDATA[create_auth]]></InfoType>"
+                            "<TimeStamp>1403610513</TimeStamp><State><![CDATA[123]]></State></xml>",
+                            SUITE, "s2", "1403610513", "202", SUITE),
+        "cancel_auth": push("<xml><SuiteId><![CDATA[ww4asffe99e54c0fxxxx]]></SuiteId>"
+                            "<InfoType><![CDATA[cancel_auth]]></InfoType><TimeStamp>1403610513</TimeStamp>"
+                            "<AuthCorpId><![CDATA[wxf8b4f85f3a794e77]]></AuthCorpId></xml>",
+                            SUITE, "s3", "1403610513", "203", SUITE),
     }
     doc = {"about": __doc__.strip(), "token": TOKEN, "encoding_aes_key": KEY, "component_appid": COMPONENT,
            "suite_id": SUITE, "pushes": pushes}
