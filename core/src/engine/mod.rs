@@ -911,7 +911,9 @@ impl Engine {
         if let Some(e) = self.local_refusal(id, now) {
             return self.fail(id, e);
         }
-        if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+        if self.apps[a].needs_token(&self.calls[&id].call.path)
+            && self.apps[a].cred.valid(now).is_none()
+        {
             self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
             self.apps[a].cred.waiting.push(id);
             return self.start_fetch(a, now);
@@ -1048,7 +1050,13 @@ impl Engine {
     /// Builds and emits the request of a call that may go now.
     fn send_call(&mut self, id: CallId, now: u64) {
         let a = self.calls[&id].app;
-        if self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
+        // A call the profile sends without the token, its body the engine's.
+        let tokenless = self.apps[a]
+            .rt
+            .profile
+            .tokenless_calls
+            .contains_key(&self.calls[&id].call.path);
+        if !tokenless && self.apps[a].token.is_some() && self.apps[a].cred.valid(now).is_none() {
             // Callers check first; this keeps the secret out of a token's place regardless.
             self.calls.get_mut(&id).expect("call").phase = Phase::NeedToken;
             self.apps[a].cred.waiting.push(id);
@@ -1071,20 +1079,40 @@ impl Engine {
         if let Some(b) = &c.call.body {
             headers.push(("content-type".to_string(), b.content_type.clone()));
         }
-        let url = request::call_request(
-            app,
-            &app.hosts[host],
-            &c.call.path,
-            &c.call.query,
-            &token,
-            &mut headers,
-        );
-        let mut body = c
-            .call
-            .body
-            .as_ref()
-            .map(|b| b.bytes.clone())
-            .unwrap_or_default();
+        let tokenless_body = tokenless.then(|| {
+            // No token, and the body is the engine's: it holds the secret.
+            let params = &app.rt.profile.tokenless_calls[&c.call.path];
+            let held = crate::platform::account::Held::default();
+            let m: serde_json::Map<String, serde_json::Value> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(app.render(v, held))))
+                .collect();
+            serde_json::Value::Object(m).to_string()
+        });
+        let url = match tokenless_body {
+            Some(_) => request::plain_url(&app.hosts[host], &c.call.path, &c.call.query),
+            None => request::call_request(
+                app,
+                &app.hosts[host],
+                &c.call.path,
+                &c.call.query,
+                &token,
+                &mut headers,
+            ),
+        };
+        let mut body = match tokenless_body {
+            Some(json) => {
+                headers.retain(|(k, _)| k != "content-type");
+                headers.push(("content-type".into(), "application/json".into()));
+                bytes::Bytes::from(json.into_bytes())
+            }
+            None => c
+                .call
+                .body
+                .as_ref()
+                .map(|b| b.bytes.clone())
+                .unwrap_or_default(),
+        };
         if let Some(sec) = app.security.as_deref().filter(|s| s.covers(&c.call.path)) {
             let rng = self.csprng.as_mut().expect("checked at construction");
             let url_path = &url[..url.find('?').unwrap_or(url.len())];
@@ -1603,7 +1631,7 @@ impl Engine {
         let path = c.call.path.clone();
         let name = self.apps[a].name.clone();
         match e.kind {
-            ErrorKind::TokenInvalid if self.apps[a].token.is_none() => {
+            ErrorKind::TokenInvalid if !self.apps[a].needs_token(&path) => {
                 // A static credential is wrong; a relay already refreshed and resent.
                 if !self.apps[a].relayed() {
                     e.kind = ErrorKind::CredentialInvalid;

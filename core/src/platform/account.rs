@@ -70,6 +70,12 @@ pub(crate) struct Account {
 }
 
 impl Account {
+    /// Whether a call to `path` carries the app's token (a tokenless call
+    /// of the profile does not).
+    pub(crate) fn needs_token(&self, path: &str) -> bool {
+        self.token.is_some() && !self.rt.profile.tokenless_calls.contains_key(path)
+    }
+
     pub(crate) fn limit(&self, path: &str) -> Option<u64> {
         self.limits.get(path).copied()
     }

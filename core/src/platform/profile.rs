@@ -278,6 +278,12 @@ pub struct Profile {
     /// Paths whose success resets the app's quota counters.
     #[serde(default)]
     pub clear_quota_paths: Vec<String>,
+    /// Calls that go without the app's token, their JSON body built by the
+    /// engine from these `[name, template]` pairs (an open-platform
+    /// component's `api_start_push_ticket`: without a ticket no token can
+    /// be had, and that call is what brings the tickets back).
+    #[serde(default)]
+    pub tokenless_calls: BTreeMap<String, Vec<(String, String)>>,
     /// JS-SDK tickets by kind (`jsapi`, `wx_card`, `agent_config`).
     #[serde(default)]
     pub tickets: BTreeMap<String, TicketEndpoint>,

@@ -28,6 +28,18 @@ fn push_pair(url: &mut String, first: &mut bool, k: &str, v: &str) {
 
 /// URL and headers of a business call: the token (and the placement's extra
 /// parameters) first, then the caller's query in its order.
+/// The URL of a call that carries no credential: host, path, its query.
+pub(crate) fn plain_url(host: &str, path: &str, query: &[(String, String)]) -> String {
+    let mut url = String::with_capacity(host.len() + path.len() + 64);
+    url.push_str(host);
+    url.push_str(path);
+    let mut first = true;
+    for (k, v) in query {
+        push_pair(&mut url, &mut first, k, v);
+    }
+    url
+}
+
 pub(crate) fn call_request(
     app: &App,
     host: &str,

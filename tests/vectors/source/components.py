@@ -298,6 +298,37 @@ SCENARIOS = [
         about="W/90642's create_auth and cancel_auth samples. The corp is named only by get_permanent_code's answer "
               "(push.authorizer is null for create_auth); its permanent code is held like a refresh token.",
     ),
+    scenario(
+        "component: api_start_push_ticket goes without a component token, its body built by the engine; "
+        "the engine never sends it by itself",
+        cfg(component()),
+        (submit(T0, "/cgi-bin/component/api_start_push_ticket", app="cp", method="POST", json={}),
+         [send(1, "POST", f"{OA}/cgi-bin/component/api_start_push_ticket",
+               json={"component_appid": CP, "component_secret": "CSECRET"}, headers=JSON_CT), idle()]),
+        (resp(T0 + 10, 1, OK), [ok(1, json=OK), idle()]),
+        (submit_pre(T0 + 20), [ev("token_fetch_failed", app="cp", kind="ticket_unavailable"),
+                               err(2, "ticket_unavailable"), idle()]),
+        about="With pushes stopped and no ticket held, no component token can be fetched; this call is what "
+              "restarts the pushes, so it carries the component secret instead (THIRD-PARTY.md §1).",
+    ),
+    scenario(
+        "component: web authorization on an authorizer's behalf (sns/oauth2/component/access_token) is a call of "
+        "the component, its token in the query as the platform requires",
+        cfg(component()),
+        (push(T0, "ticket_1"), [pushed(), kept_ev(1700000000), idle()]),
+        (submit(T0 + 1000, "/sns/oauth2/component/access_token", app="cp",
+                query=[["appid", "wxAUTH1"], ["code", "CODE"], ["grant_type", "authorization_code"],
+                       ["component_appid", CP]]),
+         [ct_fetch(1, "ticket@@@one"), idle()]),
+        (resp(T0 + 1100, 1, ctok("CT1")),
+         [fetched(T0 + 1000 + 2 * HOUR, T0 + 1000 + HOUR, app="cp"),
+          send(2, "GET", f"{OA}/sns/oauth2/component/access_token?component_access_token=CT1&appid=wxAUTH1"
+                         f"&code=CODE&grant_type=authorization_code&component_appid={CP}"),
+          idle(T0 + 1000 + HOUR)]),
+        (resp(T0 + 1200, 2, {"access_token": "UAT", "expires_in": 7200, "openid": "o1", "scope": "snsapi_base"}),
+         [ok(1, json={"access_token": "UAT", "expires_in": 7200, "openid": "o1", "scope": "snsapi_base"}),
+          idle(T0 + 1000 + HOUR)]),
+    ),
     config_scenario("config: a component needs its callback keys", cfg(component(callback=None)), "apps[0].callback"),
     config_scenario("config: a component's EncodingAESKey must be 43 base64 characters",
                     cfg(component(callback={"token": "x", "encoding_aes_key": "short"})),
