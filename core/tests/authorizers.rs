@@ -389,6 +389,13 @@ fn an_authorizer_the_list_does_not_hold_needs_reauthorization_and_its_calls_fail
         .unwrap();
     assert_eq!(row["authorizer"]["standing"], "needs_reauthorization");
     assert_eq!(row["authorizer"]["refresh_token_held"], false);
+    let metrics = e.metrics_text(later + 1);
+    assert!(
+        metrics.contains(r#"wxcore_authorizer_active{app="cp/wxauthorizer0001",standing="needs_reauthorization"} 0"#),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains(r#"wxcore_authorizer_active{app="cp/wxother00000001",standing="active"} 1"#));
     // A new authorization brings it back.
     authorized(&mut e, AUTH, &format!("code-{AUTH}"), later + 2);
     let id = user_info(&mut e, "cp/wxauthorizer0001", later + 2);

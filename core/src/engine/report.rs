@@ -271,6 +271,23 @@ fn render(e: &Engine, now: u64) -> String {
         }
     }
 
+    // Only with authorizers (a component's accounts, a suite's corps).
+    if e.apps.iter().any(|app| app.authorizer.is_some()) {
+        family(
+            &mut out,
+            "wxcore_authorizer_active",
+            "gauge",
+            "1 while an authorizer can be called for; 0 when it revoked (standing revoked) or must authorize again (needs_reauthorization).",
+        );
+        for (a, app) in e.apps.iter().enumerate() {
+            if let Some(au) = &app.authorizer {
+                let l = [("app", name(a)), ("standing", au.standing.as_str())];
+                let active = u8::from(au.standing == crate::engine::app::Standing::Active);
+                sample(&mut out, "wxcore_authorizer_active", &l, active);
+            }
+        }
+    }
+
     let quotas = quotas(e, now);
     family(
         &mut out,
