@@ -153,3 +153,53 @@ test('authorizers: authorized by push, called for as cp/{appid} with their own t
     await ep.close();
   }
 });
+
+test('WeCom suite: create_auth brings a corp called for as st/{corpid}; a 代开发 corp uses gettoken; cancel_auth revokes', async () => {
+  const suiteId = `wwst${randomUUID().slice(0, 10)}`;
+  const [corp, dk] = [`wwc${randomUUID().slice(0, 12)}`, `wwd${randomUUID().slice(0, 12)}`];
+  const client = new Client({
+    apps: [{ id: 'st', platform: 'wecom-suite', app_id: suiteId, secret: SECRET,
+      callback: { token: CB_TOKEN, encoding_aes_key: AES_KEY }, hosts: [sim.primary] }],
+    timeout_ms: 3000,
+  });
+  const pushes = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        const p = client.handlePush('st', req.method, new URL(req.url, 'http://x').searchParams, Buffer.concat(chunks));
+        pushes.push(p);
+        res.writeHead(200).end(p.reply);
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await sim.ask('/apps', { app_id: suiteId, secret: SECRET });
+    await sim.ask('/suite', { suite_id: suiteId, token: CB_TOKEN, encoding_aes_key: AES_KEY,
+      url: `http://127.0.0.1:${server.address().port}/suite`, period_ms: 500 });
+    await waitFor(() => pushes.some((p) => p.infoType === 'suite_ticket'));
+    await sim.ask('/suite/authorize', { suite_id: suiteId, corpid: corp });
+    await sim.ask('/suite/authorize', { suite_id: suiteId, corpid: dk, customized: true });
+    await waitFor(() => client.status().apps.filter((r) => r.authorizer).length === 2);
+    for (const c of [corp, dk]) {
+      const u = await client.call(`st/${c}`, 'GET', '/cgi-bin/user/get', { query: { userid: 'u1' } });
+      assert.equal(u.userid, 'u1');
+    }
+    const counters = await sim.counters();
+    assert.equal(count(counters, 'token_fetches', dk), 1, '代开发: gettoken with the permanent code');
+    await sim.ask('/suite/unauthorize', { suite_id: suiteId, corpid: corp });
+    await assert.rejects(client.call(`st/${corp}`, 'GET', '/cgi-bin/user/get', { query: { userid: 'u1' } }),
+      (e) => e instanceof WxError && e.kind === 'not_authorized' && e.code === 'revoked');
+    assert.match(client.metrics(), new RegExp(`wxcore_authorizer_active\\{app="st/${corp}",standing="revoked"\\} 0`));
+    const text = JSON.stringify([client.status(), pushes]) + client.metrics();
+    for (const secret of [SECRET, AES_KEY, 'permanentcode@@@', 'corp_at_', 'suiteauthcode@@@']) {
+      assert.ok(!text.includes(secret), secret);
+    }
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
