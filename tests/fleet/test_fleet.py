@@ -256,6 +256,10 @@ def test_fifty_authorizers_over_a_fleet_and_a_redis_flush_recovered_from_the_aut
         for w in ws:
             w.go()
         time.sleep(2.0)
+        # One component token fleet-wide so far, and no authorizer refreshed.
+        before = sim.counters()
+        assert count(before, "token_fetches", comp) == 1
+        assert count(before, "calls", comp, "/cgi-bin/component/api_authorizer_token") == 0
         r.flushall()  # every token, lease, ticket and refresh token gone
         time.sleep(0.5)  # the next kept push stores a ticket again
         late = [Worker(lang, f"b{i}-{lang}", {**j, "duration_ms": 2500}) for i, lang in enumerate(["node", "python"])]
@@ -282,5 +286,5 @@ def test_fifty_authorizers_over_a_fleet_and_a_redis_flush_recovered_from_the_aut
     # The refresh tokens are back in the store, durable again.
     keys = r.keys("wxfleet:authorizer:*")
     assert len(keys) == 50 and all(r.pttl(k) == -1 for k in keys)
-    # One component token before the flush; the new workers found none after it.
+    # The new workers found no component token after the flush: one more.
     assert count(c, "token_fetches", comp) <= 2
