@@ -849,3 +849,49 @@ fn a_daikaifa_corps_token_comes_from_gettoken_with_its_permanent_code_and_cancel
         assert!(!all.contains(secret), "`{secret}` leaked");
     }
 }
+
+#[test]
+fn a_revocation_landing_while_a_refresh_is_out_keeps_nothing_the_refresh_brings() {
+    let mut plat = Platform::new();
+    let mut seen = Seen::default();
+    let mut e = authorized_engine("", &mut plat, &mut seen);
+    let later = T0 + 7_200_000;
+    let id = user_info(&mut e, "cp/wxauthorizer0001", later);
+    // Answer the component token, hold the refresh.
+    let mut held = None;
+    for _ in 0..4 {
+        let mut outs = Vec::new();
+        e.poll_outputs(later, &mut outs);
+        for o in outs {
+            if let Output::Send(r) = o {
+                let p = path(&r);
+                if p == "/cgi-bin/component/api_authorizer_token" {
+                    held = Some(r);
+                } else {
+                    let answer = plat.answer(&p, &body(&r));
+                    e.handle_response(r.id, HttpResponse::json(answer), later);
+                }
+            }
+        }
+    }
+    let refresh = held.expect("a refresh went out");
+    unauthorized(&mut e, AUTH, later + 1);
+    let answer = plat.answer("/cgi-bin/component/api_authorizer_token", &body(&refresh));
+    e.handle_response(refresh.id, HttpResponse::json(answer), later + 2);
+    run(&mut e, later + 2, &mut seen, &mut |p, b, _| {
+        plat.answer(p, b)
+    });
+    assert_eq!(
+        result_of(&seen, id),
+        &Err(("not_authorized".into(), "revoked".into()))
+    );
+    let status = e.status(later + 2);
+    let row = status["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["app"] == "cp/wxauthorizer0001")
+        .unwrap();
+    assert!(row["token"].is_null(), "the refresh's token was not kept");
+    assert_eq!(row["authorizer"]["refresh_token_held"], false);
+}

@@ -291,10 +291,15 @@ impl Engine {
         }
         match (step, result) {
             (Step::Exchange { c, sent_at, .. }, Ok(r)) => {
-                if self
-                    .on_authorization(c, r.json_value().as_ref(), sent_at, now)
-                    .is_none()
-                {
+                let got = self.on_authorization(c, r.json_value().as_ref(), sent_at, now);
+                // The answer named another authorizer than the push did:
+                // what waits for the push's one is not left waiting.
+                if let (Some(a), Some(b)) = (a, got) {
+                    if a != b && !self.apps[a].cred.waiting.is_empty() {
+                        self.start_fetch(a, now);
+                    }
+                }
+                if got.is_none() {
                     let e = match self.flavor(c) {
                         Flavor::Component => malformed("api_query_auth", "authorization_info"),
                         Flavor::Suite => malformed("get_permanent_code", "permanent_code"),
@@ -434,11 +439,8 @@ impl Engine {
         au.standing = standing;
         au.recovered = false;
         if standing != Standing::Active {
-            let cred = &mut self.apps[a].cred;
-            if cred.token.take().is_some() {
-                cred.gen += 1;
-            }
-            cred.refresh_token = None;
+            self.apps[a].cred.drop_token();
+            self.apps[a].cred.refresh_token = None;
         }
         if changed {
             let app = self.apps[a].name.clone();
@@ -499,16 +501,7 @@ impl Engine {
             return None;
         }
         let a = self.authorizer_app(c, appid);
-        let au = self.apps[a].authorizer.as_mut().expect("authorizer");
-        au.recovered = false;
-        if au.standing != Standing::Active {
-            au.standing = Standing::Active;
-            let app = self.apps[a].name.clone();
-            self.event(Event::AuthorizerChanged {
-                app,
-                standing: "active",
-            });
-        }
+        self.set_standing(a, Standing::Active, now);
         match (flavor, tokens) {
             (_, Some(t)) => self.adopt_authorizer(a, t, sent_at, now),
             (Flavor::Suite, None) => {
@@ -519,10 +512,7 @@ impl Engine {
                     .unwrap_or_default();
                 self.apps[a].cred.refresh_token = Some(Secret::new(code));
                 self.make_direct(a);
-                let cred = &mut self.apps[a].cred;
-                if cred.token.take().is_some() {
-                    cred.gen += 1;
-                }
+                self.apps[a].cred.drop_token();
                 self.persist_authorizer(a);
                 // Calls that waited on the authorization fetch it now.
                 if !self.apps[a].cred.waiting.is_empty() {
@@ -535,6 +525,10 @@ impl Engine {
     }
 
     fn adopt_authorizer(&mut self, a: usize, t: Tokens, sent_at: u64, now: u64) {
+        // Revoked while the refresh was out: its answer is not kept.
+        if let Some(e) = self.authorizer_refusal(a) {
+            return self.token_fetch_failed(a, e, false, None, false, now);
+        }
         if let Some(rt) = t.refresh {
             if self.apps[a].cred.refresh_token.as_ref() != Some(&rt) {
                 self.apps[a].cred.refresh_token = Some(rt);
@@ -614,11 +608,8 @@ impl Engine {
                 // authorization kills its live token: drop it, so calls
                 // wait for the one api_query_auth brings.
                 self.set_standing(a, Standing::Active, now);
-                let cred = &mut self.apps[a].cred;
-                if cred.token.take().is_some() {
-                    cred.gen += 1;
-                }
-                cred.fetch = Fetch::Http;
+                self.apps[a].cred.drop_token();
+                self.apps[a].cred.fetch = Fetch::Http;
                 let step = Step::Exchange {
                     c,
                     a: Some(a),

@@ -86,6 +86,14 @@ impl Cred {
         }
     }
 
+    /// Drops the cached token, whichever it is (a revocation, a new
+    /// authorization that killed it).
+    pub(crate) fn drop_token(&mut self) {
+        if self.token.take().is_some() {
+            self.gen += 1;
+        }
+    }
+
     /// Drops the cached token if it is the one generation `gen` used.
     pub(crate) fn invalidate(&mut self, gen: u64, code: Option<Code>) -> bool {
         if gen != self.gen || self.token.is_none() {
